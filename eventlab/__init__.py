@@ -1,0 +1,27 @@
+"""eventlab: learn and explore event sourcing on an embedded DuckDB event store.
+
+>>> import eventlab
+>>> store = eventlab.EventStore()          # in memory; EventStore("shop.duckdb") for a file
+"""
+
+from eventlab.errors import (
+    CommandRejected,
+    ConcurrencyError,
+    EventLabError,
+    InvalidEventError,
+    NotAnEventStoreError,
+    SchemaVersionError,
+    StoreError,
+    StoreLockedError,
+    UnknownEventTypeError,
+)
+from eventlab.events import NewEvent, RecordedEvent, event_type
+from eventlab.store import EventStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
+    "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
+    "StoreLockedError", "UnknownEventTypeError", "event_type",
+]

@@ -1,0 +1,209 @@
+"""Events as they are given (domain objects or ``NewEvent``) and as they are stored (``RecordedEvent``).
+
+A domain event is a frozen dataclass. It is stored under a *type name* that you
+choose once with :func:`event_type`, so renaming the class later does not orphan
+the events already in the log. Its fields become the JSON ``data`` column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any, Callable
+
+from eventlab.errors import InvalidEventError, UnknownEventTypeError
+
+_registry: dict[str, type] = {}
+
+
+def event_type(name: str | None = None, *, version: int = 1) -> Callable[[type], type]:
+    """Register a dataclass as an event type stored under a stable ``name``.
+
+    >>> @event_type("OrderPlaced")
+    ... @dataclass(frozen=True)
+    ... class OrderPlaced:
+    ...     order_id: str
+
+    ``version`` is the schema version written with new events of this type.
+    """
+
+    def register(cls: type) -> type:
+        if not dataclasses.is_dataclass(cls):
+            raise InvalidEventError(
+                f"{cls.__name__} is not a dataclass; decorate it with @dataclass(frozen=True) "
+                f"below @event_type so its fields can be stored as JSON"
+            )
+        type_name = name or cls.__name__
+        check_name(type_name, "event type")
+        existing = _registry.get(type_name)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise InvalidEventError(
+                f"event type {type_name!r} is already registered by {existing.__module__}."
+                f"{existing.__qualname__}; give {cls.__qualname__} another name"
+            )
+        cls.__eventlab_type__ = type_name
+        cls.__eventlab_schema_version__ = version
+        _registry[type_name] = cls
+        return cls
+
+    return register
+
+
+def registered_class(type_name: str) -> type | None:
+    """The dataclass registered under ``type_name``, or None."""
+    return _registry.get(type_name)
+
+
+def type_name_of(event: object) -> str:
+    """The stable type name of a domain event (registering its class on first use)."""
+    cls = type(event)
+    registered = cls.__dict__.get("__eventlab_type__")
+    if registered is None:
+        event_type()(cls)
+        registered = cls.__eventlab_type__
+    return registered
+
+
+def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: str = "?") -> object:
+    """Turn stored ``type``/``data`` back into the registered domain object."""
+    cls = _registry.get(type_name)
+    if cls is None:
+        raise UnknownEventTypeError(
+            f"no event class is registered for type {type_name!r} (stream {stream_id!r}); "
+            f"import the module that defines it, or read .type and .data instead"
+        )
+    current = getattr(cls, "__eventlab_schema_version__", 1)
+    if schema_version != current:
+        raise UnknownEventTypeError(
+            f"event type {type_name!r} version {schema_version} in stream {stream_id!r} "
+            f"does not match the code's version {current}; register an upcaster for it"
+        )
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise UnknownEventTypeError(
+            f"stored data of {type_name!r} (stream {stream_id!r}) does not fit {cls.__qualname__}: {exc}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event given by type name and JSON-able data, for when there is no dataclass.
+
+    ``event_id`` makes an append idempotent: appending an id that is already
+    stored returns the stored record instead of writing it twice.
+    """
+
+    type: str
+    data: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    event_id: uuid.UUID | str | None = None
+    occurred_at: datetime | None = None
+    schema_version: int = 1
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One stored event: where it sits in its stream and in the whole log, and what it says."""
+
+    stream_id: str
+    version: int
+    position: int
+    type: str
+    data: dict
+    metadata: dict
+    event_id: uuid.UUID
+    recorded_at: datetime
+    occurred_at: datetime | None = None
+    schema_version: int = 1
+
+    @cached_property
+    def event(self) -> object | None:
+        """The domain object, when a class is registered for ``type``; otherwise None."""
+        if self.type not in _registry:
+            return None
+        return decode(self.type, self.data, self.schema_version, stream_id=self.stream_id)
+
+
+def check_name(value: object, what: str) -> str:
+    """Validate a stream id or event type: a non-empty string without control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEventError(f"{what} must be a non-empty string, got {value!r}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidEventError(
+            f"{what} {value!r} contains a control character; use printable text only"
+        )
+    if len(value) > 1000:
+        raise InvalidEventError(f"{what} is {len(value)} characters long; keep it under 1000")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidEventError(f"{what} {value!r} is not valid Unicode text: {exc.reason}") from None
+    return value
+
+
+def to_json(value: Any, what: str) -> str:
+    """Encode ``value`` as compact JSON text, refusing anything that would not read back equal."""
+    _check_json(value, what)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    if depth > 100:
+        raise InvalidEventError(f"{where} is nested more than 100 levels deep; flatten it")
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidEventError(
+                f"{where} is {value!r}, which JSON cannot store; use None or a string instead"
+            )
+        return
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidEventError(
+                f"{where} holds a string with a lone surrogate ({value!r}); it is not valid Unicode"
+            ) from None
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEventError(
+                    f"{where} has the key {key!r} ({type(key).__name__}); JSON keys must be "
+                    f"strings, so convert it with str() first"
+                )
+            _check_json(key, f"{where} key", depth + 1)
+            _check_json(item, f"{where}[{key!r}]", depth + 1)
+        return
+    raise InvalidEventError(
+        f"{where} is a {type(value).__name__} ({value!r:.80}), which JSON cannot store; "
+        f"use str, int, float, bool, None, list or dict (e.g. a datetime as .isoformat())"
+    )
+
+
+def payload_of(event: object) -> dict:
+    """The JSON-able field dict of a domain dataclass (tuples become lists)."""
+    return {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return payload_of(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), (str, int)):
+        return value.value  # enums
+    return value

@@ -1,0 +1,143 @@
+"""The on-disk shape of an eventlab store, and opening a DuckDB file as one.
+
+Everything lives in one DuckDB file (or in memory): the ``events`` table is the
+log; ``eventlab_meta`` says which schema wrote it. Files are written in a storage
+format that DuckDB 1.4 and newer can read, so the official ``duckdb`` command-line
+client opens them too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from eventlab.errors import (
+    NotAnEventStoreError,
+    SchemaVersionError,
+    StoreError,
+    StoreLockedError,
+)
+
+SCHEMA_VERSION = 1
+STORAGE_COMPATIBILITY = "v1.4.0"
+
+EVENTS_DDL = """
+CREATE TABLE events (
+    position       BIGINT      NOT NULL PRIMARY KEY,  -- global order: 1, 2, 3 ... gap-free
+    stream_id      VARCHAR     NOT NULL,              -- e.g. 'order-123'
+    version        BIGINT      NOT NULL,              -- 1, 2, 3 ... within the stream
+    type           VARCHAR     NOT NULL,              -- stable event type name, e.g. 'OrderPlaced'
+    data           JSON        NOT NULL,              -- the event's fields
+    metadata       JSON        NOT NULL,              -- correlation/causation ids, actor, ...
+    schema_version INTEGER     NOT NULL,              -- shape of data, for upcasting
+    event_id       UUID        NOT NULL UNIQUE,
+    occurred_at    TIMESTAMPTZ,                       -- business time, when the caller knows it
+    recorded_at    TIMESTAMPTZ NOT NULL,              -- when the store wrote it (never decreases)
+    prev_hash      VARCHAR     NOT NULL,              -- hash of the event before (the chain)
+    hash           VARCHAR     NOT NULL,              -- sha256 over prev_hash and this row
+    UNIQUE (stream_id, version)
+);
+CREATE INDEX events_stream_id ON events (stream_id);
+CREATE TABLE eventlab_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+"""
+
+EVENT_COLUMNS = (
+    "position", "stream_id", "version", "type", "data", "metadata", "schema_version",
+    "event_id", "occurred_at", "recorded_at", "prev_hash", "hash",
+)
+
+
+def connect(path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open (and, for a new writable file, create) the store at ``path``; None means in memory."""
+    if path is None:
+        if read_only:
+            raise StoreError("read_only=True needs a file path; an in-memory store is always writable")
+        con = duckdb.connect(":memory:")
+    else:
+        path = Path(path)
+        if read_only and not path.exists():
+            raise StoreError(
+                f"no store file at {str(path)!r}; check the path, or create the store first "
+                f"with EventStore({str(path)!r}) (without read_only)"
+            )
+        if path.is_dir():
+            raise StoreError(f"{str(path)!r} is a directory; give the path of a .duckdb file")
+        con = _connect_file(path, read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    _ensure_schema(con, path, read_only)
+    return con
+
+
+def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    config = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+            who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+            raise StoreLockedError(
+                f"{str(path)!r} is open for writing in {who}. DuckDB lets one process write a "
+                f"file at a time: close the store there (store.close(), or restart that "
+                f"notebook kernel), then open it here; several processes may then read it "
+                f"together with EventStore({str(path)!r}, read_only=True)."
+            ) from None
+        if "not a valid DuckDB database" in message or "Unable to read" in message:
+            raise NotAnEventStoreError(
+                f"{str(path)!r} is not a DuckDB database file ({message.splitlines()[0]}); "
+                f"give the path of an eventlab store, or a new file name to create one"
+            ) from None
+        if "Permission denied" in message or "Read-only file system" in message:
+            raise StoreError(
+                f"cannot write {str(path)!r}: {message.splitlines()[0]}. Choose a writable "
+                f"folder, or open an existing store with read_only=True"
+            ) from None
+        raise StoreError(f"cannot open {str(path)!r}: {message.splitlines()[0]}") from None
+    except duckdb.ConnectionException as exc:
+        raise StoreError(
+            f"{str(path)!r} is already open in this process with other settings "
+            f"(read-only versus writable): close that EventStore first ({exc})"
+        ) from None
+    except duckdb.Error as exc:
+        raise NotAnEventStoreError(
+            f"cannot open {str(path)!r} as a DuckDB database: {str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | None, read_only: bool) -> None:
+    tables = {row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()}
+    where = str(path) if path else "the in-memory store"
+    if "eventlab_meta" not in tables:
+        if tables:
+            con.close()
+            raise NotAnEventStoreError(
+                f"{where!r} is a DuckDB database but not an eventlab store (it has the tables "
+                f"{', '.join(sorted(tables))}); open an eventlab store, or give a new file name"
+            )
+        if read_only:
+            con.close()
+            raise NotAnEventStoreError(f"{where!r} is an empty DuckDB file, not an eventlab store")
+        con.execute("BEGIN")
+        con.execute(EVENTS_DDL)
+        con.execute(
+            "INSERT INTO eventlab_meta VALUES ('schema_version', ?), ('created_by', 'eventlab')",
+            [str(SCHEMA_VERSION)],
+        )
+        con.execute("COMMIT")
+        return
+    rows = con.execute("SELECT value FROM eventlab_meta WHERE key = 'schema_version'").fetchall()
+    version = int(rows[0][0]) if rows else 0
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise SchemaVersionError(
+            f"{where!r} was written by a newer eventlab (store schema {version}; this eventlab "
+            f"reads schema {SCHEMA_VERSION}); upgrade with `pip install -U eventlab`"
+        )
+    if version < 1 or "events" not in tables:
+        con.close()
+        raise NotAnEventStoreError(f"{where!r} has a damaged eventlab_meta table (schema {version})")
