@@ -17,7 +17,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
-	$(BIN)/ruff check eventlab tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)

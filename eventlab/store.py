@@ -21,11 +21,11 @@ import dataclasses
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -335,7 +335,8 @@ class EventStore:
                 "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchall()
             self._head = _Head(row[0][0], row[0][1], _utc(row[0][2])) if row else _Head()
         if self._versions is None:
-            rows = self._con.execute("SELECT stream_id, max(version) FROM events GROUP BY stream_id").fetchall()
+            rows = self._con.execute(
+                "SELECT stream_id, max(version) FROM events GROUP BY stream_id").fetchall()
             self._versions = dict(rows)
 
     def _invalidate_caches(self) -> None:
