@@ -16,7 +16,9 @@ from eventlab.errors import (
     UnknownEventTypeError,
 )
 from eventlab.events import NewEvent, RecordedEvent, event_type
+from eventlab.model import Decider, handle, replay
 from eventlab.store import EventStore
+from eventlab.timetravel import history, state_at, states_at
 
 __version__ = "0.1.0"
 
@@ -24,4 +26,5 @@ __all__ = [
     "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
     "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
     "StoreLockedError", "UnknownEventTypeError", "event_type",
+    "Decider", "handle", "replay", "state_at", "states_at", "history",
 ]

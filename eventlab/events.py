@@ -72,6 +72,14 @@ def type_name_of(event: object) -> str:
 
 def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: str = "?") -> object:
     """Turn stored ``type``/``data`` back into the registered domain object."""
+    return decoder_for(type_name, schema_version, stream_id)(data)
+
+
+def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -> Callable[[dict], object]:
+    """The function that turns stored data of this type and schema version into its domain object.
+
+    Replays look it up once per type instead of once per event.
+    """
     cls = _registry.get(type_name)
     if cls is None:
         raise UnknownEventTypeError(
@@ -84,12 +92,27 @@ def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: st
             f"event type {type_name!r} version {schema_version} in stream {stream_id!r} "
             f"does not match the code's version {current}; register an upcaster for it"
         )
-    try:
-        return cls(**data)
-    except TypeError as exc:
-        raise UnknownEventTypeError(
-            f"stored data of {type_name!r} (stream {stream_id!r}) does not fit {cls.__qualname__}: {exc}"
-        ) from exc
+
+    field_names = {f.name for f in dataclasses.fields(cls)}
+    plain = "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
+    new = object.__new__
+
+    def build(data: dict) -> object:
+        if plain and data.keys() == field_names:
+            # restore the object the way pickle does, skipping the (slow) frozen __init__:
+            # the stored fields are exactly the class's fields, written from such an object
+            event = new(cls)
+            event.__dict__.update(data)
+            return event
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise UnknownEventTypeError(
+                f"stored data of {type_name!r} (stream {stream_id!r}) does not fit "
+                f"{cls.__qualname__}: {exc}"
+            ) from exc
+
+    return build
 
 
 @dataclass(frozen=True)

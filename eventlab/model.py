@@ -48,7 +48,14 @@ class Decider(Generic[S]):
       snapshots of the old shape are not loaded into the new one.
     - ``state_sql``: optional, the same state computed in SQL over the events
       table, so whole-system time travel can run vectorized in DuckDB instead of
-      one Python replay per stream. ``None`` means "replay in Python".
+      one Python replay per stream. ``None`` means "replay in Python". The
+      statement reads a relation ``stream_events`` (rows of ``events``, already
+      cut to the decider's streams and the point in time) and returns one row
+      per ``stream_id`` with a column per state field.
+    - ``fold``: optional, ``fold(state, events) -> state``, exactly ``evolve``
+      applied to each event but faster (e.g. building a list once instead of
+      copying it per event). ``replay`` uses it when given; a test checks that
+      the two agree.
     """
 
     initial_state: S
@@ -59,6 +66,7 @@ class Decider(Generic[S]):
     category: str = ""
     state_version: int = 1
     state_sql: str | None = None
+    fold: Callable[[S, Iterable[Any]], S] | None = None
 
 
 def replay(events: Iterable[Any], decider: Decider[S], state: S | None = None) -> S:
@@ -70,10 +78,11 @@ def replay(events: Iterable[Any], decider: Decider[S], state: S | None = None) -
     """
     if state is None:
         state = decider.initial_state
+    domain_events = [_domain_event(e) if isinstance(e, RecordedEvent) else e for e in events]
+    if decider.fold is not None:
+        return decider.fold(state, domain_events)
     evolve = decider.evolve
-    for event in events:
-        if isinstance(event, RecordedEvent):
-            event = _domain_event(event)
+    for event in domain_events:
         state = evolve(state, event)
     return state
 
@@ -109,7 +118,9 @@ def handle(
     A rejected command (``CommandRejected`` from ``decide``) writes nothing. A
     command that decides no events writes nothing and returns ``[]``. Inside
     ``store.unit_of_work()`` the reads see the unit's own uncommitted appends, so
-    many commands can be handled and committed together.
+    many commands can be handled and committed together; a clash with another
+    process then surfaces when the unit commits, as a ``ConcurrencyError`` from
+    the ``with`` block, and the whole unit is to be retried.
     """
     retries = 0
     while True:

@@ -324,6 +324,21 @@ class EventStore:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a query for eventlab's own modules, under the store's lock."""
+        with self._lock:
+            return self._con.execute(query, list(params)).fetchall()
+
+    def _columns(self, query: str, params: Sequence[Any] = ()) -> dict[str, Any]:
+        """Like ``_rows``, as one NumPy array per column (fast for long results)."""
+        with self._lock:
+            return self._con.execute(query, list(params)).fetchnumpy()
+
+    def _frame(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Like ``_rows``, as a DataFrame."""
+        with self._lock:
+            return self._con.execute(query, list(params)).df()
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError(f"{self!r} was opened read-only; open it without read_only=True to write")

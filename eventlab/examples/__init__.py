@@ -1,0 +1,1 @@
+"""Example domains used by the course: ``from eventlab.examples import orders``."""

@@ -1,0 +1,157 @@
+"""Time travel: one stream at a version, position or moment; the whole system at a point."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventlab
+from eventlab import NewEvent
+from eventlab.examples import orders
+from eventlab.model import handle, replay
+from eventlab.timetravel import history, state_at, states_at
+
+T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
+
+
+def minute_clock(start=T0):
+    moments = iter(start + timedelta(minutes=i) for i in range(10**6))
+    return lambda: next(moments)
+
+
+@pytest.fixture
+def shop():
+    """The seed order 123 (placed, item added, paid, shipped) and order 7 placed in between."""
+    store = eventlab.EventStore(clock=minute_clock())
+    store.append("order-123", [orders.OrderPlaced(order_id="123", user_id=1, items=["a", "b"])], 0)
+    store.append("order-7", [orders.OrderPlaced(order_id="7", user_id=2, items=["z"])], 0)
+    store.append("order-123", [orders.ItemAdded(order_id="123", item="c"),
+                               orders.OrderPaid(order_id="123", amount=100)], 1)
+    store.append("order-123", [orders.OrderShipped(order_id="123")], 3)
+    yield store
+    store.close()
+
+
+def test_the_seed_example_at_each_version(shop):
+    at = [state_at(shop, "order-123", orders.decider, version=v) for v in range(5)]
+    assert at[0] == orders.decider.initial_state
+    assert (at[1].items, at[1].status) == (["a", "b"], "Placed")
+    assert (at[3].items, at[3].paid, at[3].status) == (["a", "b", "c"], 100, "Paid")
+    assert at[4].status == "Shipped"
+    assert state_at(shop, "order-123", orders.decider) == at[4]
+    assert state_at(shop, "order-123", orders.decider, version=99) == at[4]
+
+
+def test_state_at_a_global_position_and_a_moment(shop):
+    assert state_at(shop, "order-123", orders.decider, position=2).items == ["a", "b"]
+    assert state_at(shop, "order-123", orders.decider, position=3).items == ["a", "b", "c"]
+    assert state_at(shop, "order-7", orders.decider, position=1) == orders.decider.initial_state
+    # the clock ticks a minute per append; the paid event was recorded at T0 + 2 min, exactly
+    assert state_at(shop, "order-123", orders.decider, as_of=T0 + timedelta(minutes=2)).status == "Paid"
+    assert state_at(shop, "order-123", orders.decider,
+                    as_of=T0 + timedelta(minutes=1, seconds=59)).status == "Placed"
+    assert state_at(shop, "order-123", orders.decider,
+                    as_of=T0 - timedelta(days=1)) == orders.decider.initial_state
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"as_of": datetime(2024, 6, 3)}, "no time zone"),
+    ({"version": 1, "position": 2}, "not version and position"),
+    ({"version": -1}, "version must be"),
+    ({"position": "3"}, "position must be"),
+    ({"as_of": T0, "time": "business"}, "time must be"),
+])
+def test_unclear_points_in_time_are_refused(shop, kwargs, message):
+    with pytest.raises(eventlab.EventLabError, match=message):
+        state_at(shop, "order-123", orders.decider, **kwargs)
+
+
+def test_history_is_the_audit_trail_with_the_state_after_each_event(shop):
+    trail = history(shop, "order-123", orders.decider)
+    assert list(trail["type"]) == ["OrderPlaced", "ItemAdded", "OrderPaid", "OrderShipped"]
+    assert list(trail["position"]) == [1, 3, 4, 5]
+    assert list(trail["status"]) == ["Placed", "Placed", "Paid", "Shipped"]
+    assert trail["items"].iloc[1] == ["a", "b", "c"]
+    assert list(trail.columns[:5]) == ["position", "version", "type", "recorded_at", "occurred_at"]
+
+
+@pytest.mark.parametrize("method", ["python", "sql"])
+def test_states_at_is_the_whole_shop_at_a_point(shop, method):
+    now = states_at(shop, orders.decider, method=method)
+    assert list(now["stream_id"]) == ["order-123", "order-7"]
+    assert list(now["status"]) == ["Shipped", "Placed"]
+    assert now["items"].iloc[0] == ["a", "b", "c"]
+    before = states_at(shop, orders.decider, position=1, method=method)
+    assert list(before["stream_id"]) == ["order-123"]
+    by_time = states_at(shop, orders.decider, as_of=T0 + timedelta(minutes=2), method=method)
+    assert list(by_time["status"]) == ["Paid", "Placed"]
+
+
+def test_states_at_only_covers_the_deciders_own_streams(shop):
+    shop.append("stock-a", [NewEvent("StockReceived", {"sku": "a", "quantity": 3})])
+    assert "stock-a" not in set(states_at(shop, orders.decider)["stream_id"])
+
+
+def test_a_late_event_shows_the_difference_between_recorded_and_occurred_time():
+    store = eventlab.EventStore(clock=minute_clock())
+    store.append("order-1", [orders.OrderPlaced(order_id="1", user_id=1, items=["a"])])
+    # the payment happened at T0 + 5 min, but the bank told us only at T0 + 60 min
+    late = NewEvent("OrderPaid", {"order_id": "1", "amount": 10}, occurred_at=T0 + timedelta(minutes=5))
+    store.clock = lambda: T0 + timedelta(minutes=60)
+    store.append("order-1", [late])
+    at_ten = T0 + timedelta(minutes=10)
+    assert state_at(store, "order-1", orders.decider, as_of=at_ten).status == "Placed"  # what we knew
+    assert state_at(store, "order-1", orders.decider, as_of=at_ten, time="occurred").status == "Paid"
+    assert states_at(store, orders.decider, as_of=at_ten, time="occurred")["status"].tolist() == ["Paid"]
+
+
+# -- laws, over random command histories --------------------------------------------------
+
+order_ids = st.sampled_from(["1", "2", "3"])
+commands = st.one_of(
+    st.builds(orders.PlaceOrder, order_id=order_ids, user_id=st.integers(1, 5),
+              items=st.lists(st.sampled_from("abc"), max_size=3)),
+    st.builds(orders.AddItem, order_id=order_ids, item=st.sampled_from("abc")),
+    st.builds(orders.RemoveItem, order_id=order_ids, item=st.sampled_from("abc")),
+    st.builds(orders.PayOrder, order_id=order_ids, amount=st.sampled_from([5, 10.5, 100])),
+    st.builds(orders.ShipOrder, order_id=order_ids),
+    st.builds(orders.CancelOrder, order_id=order_ids),
+)
+
+
+def run(commands_list) -> eventlab.EventStore:
+    store = eventlab.EventStore(clock=minute_clock())
+    for command in commands_list:
+        with contextlib.suppress(eventlab.CommandRejected):
+            handle(store, orders.decider, orders.stream_id(command.order_id), command)
+    return store
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands, max_size=25))
+def test_time_travel_to_a_version_is_replay_of_that_prefix(history_):
+    store = run(history_)
+    for stream_id in store.streams():
+        events = store.read(stream_id)
+        for v in range(len(events) + 1):
+            assert state_at(store, stream_id, orders.decider, version=v) == replay(events[:v], orders.decider)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands, max_size=25), st.data())
+def test_states_at_equals_the_per_stream_folds_in_python_and_in_sql(history_, data):
+    store = run(history_)
+    position = data.draw(st.integers(0, store.head_position))
+    python = states_at(store, orders.decider, position=position, method="python")
+    sql = states_at(store, orders.decider, position=position, method="sql")
+    pd.testing.assert_frame_equal(python, sql, check_dtype=False)
+    for row in python.itertuples():
+        state = state_at(store, row.stream_id, orders.decider, position=position)
+        assert (row.items, row.paid, row.status) == (state.items, state.paid, state.status)
+    streams_then = {r.stream_id for r in store.read_all(to_position=position)}
+    assert set(python["stream_id"]) == streams_then
