@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from eventlab import snapshots
 from eventlab.errors import ConcurrencyError, UnknownEventTypeError
 from eventlab.events import RecordedEvent
 
@@ -124,14 +125,20 @@ def handle(
     """
     retries = 0
     while True:
-        recorded = store.read(stream_id)
-        version = recorded[-1].version if recorded else 0
-        events = list(decider.decide(command, replay(recorded, decider)))
+        snapshot = snapshots.latest(store, stream_id, decider)
+        start = snapshot.version if snapshot else 0
+        recorded = store.read(stream_id, from_version=start + 1)
+        version = recorded[-1].version if recorded else start
+        state = replay(recorded, decider, snapshot.state if snapshot else None)
+        events = list(decider.decide(command, state))
         if not events:
             return []
         try:
-            return store.append(stream_id, events, expected_version=version, metadata=metadata)
+            written = store.append(stream_id, events, expected_version=version, metadata=metadata)
         except ConcurrencyError:
             if retries >= max_retries:
                 raise
             retries += 1
+            continue
+        snapshots.after_append(store, stream_id, decider, version, written[-1].version)
+        return written

@@ -119,6 +119,9 @@ class EventStore:
         self._head: _Head | None = None
         self._versions: dict[str, int] | None = None
         self._uow: _UnitOfWork | None = None
+        self._has_snapshots: bool | None = None
+        self.snapshot_policies: dict[str, int] = {}
+        """decider name -> take a snapshot every n events (see ``eventlab.snapshots.every``)"""
 
     # -- lifecycle -------------------------------------------------------------------------
 

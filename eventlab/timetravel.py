@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from eventlab import snapshots
 from eventlab.errors import InvalidEventError
 from eventlab.events import RecordedEvent, decoder_for
 from eventlab.model import Decider, replay
@@ -52,11 +53,14 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     if store.in_unit_of_work:  # appends not yet committed live in the unit of work, not in SQL
         pending = _until(store.read(stream_id, to_version=version), position, as_of, time)
         return replay(pending, decider)
+    snapshot = None if time == "occurred" else snapshots.latest(
+        store, stream_id, decider, version=version, position=position, as_of=as_of)
     columns = store._columns(f"""
         SELECT type, data, schema_version FROM events
-        WHERE stream_id = ? AND {where} ORDER BY version""", [stream_id, *params])
-    return replay(_decoded(stream_id, columns["type"], columns["data"], columns["schema_version"]),
-                  decider)
+        WHERE stream_id = ? AND version > ? AND {where} ORDER BY version""",
+        [stream_id, snapshot.version if snapshot else 0, *params])
+    events = _decoded(stream_id, columns["type"], columns["data"], columns["schema_version"])
+    return replay(events, decider, snapshot.state if snapshot else None)
 
 
 def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:

@@ -50,8 +50,8 @@ class RacingStore:
         self.store = store
         self.rivals = list(rivals)
 
-    def read(self, stream_id, *args, **kwargs):
-        return self.store.read(stream_id, *args, **kwargs)
+    def __getattr__(self, name):
+        return getattr(self.store, name)
 
     def append(self, stream_id, events, *args, **kwargs):
         if self.rivals:

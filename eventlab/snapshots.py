@@ -1,0 +1,164 @@
+"""Snapshots: a cache of replayed state, so long streams need not be replayed from the start.
+
+Replaying 100,000 events costs a fraction of a second; doing it for every
+command or every frame of a slider adds up. A snapshot stores a stream's state
+at one version, in the same DuckDB file (table ``snapshots``), and later replays
+start from the newest usable snapshot and apply only the events after it.
+
+A snapshot is only a cache: it is tagged with the decider's ``name`` and
+``state_version`` and ignored when either differs, so changing the shape of a
+state (and bumping ``state_version``) can never load an old shape. Deleting
+every snapshot changes nothing but speed; the tests check exactly that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from eventlab.errors import InvalidEventError, StoreError
+from eventlab.events import payload_of, to_json
+
+if TYPE_CHECKING:
+    from eventlab.model import Decider
+    from eventlab.store import EventStore
+
+SNAPSHOTS_DDL = """
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream_id     VARCHAR     NOT NULL,
+    decider       VARCHAR     NOT NULL,  -- the decider's name
+    state_version INTEGER     NOT NULL,  -- the decider's state_version: the shape of state
+    version       BIGINT      NOT NULL,  -- the stream version the state is after
+    position      BIGINT      NOT NULL,  -- the global position of that event
+    recorded_at   TIMESTAMPTZ NOT NULL,  -- and when it was recorded
+    state         JSON        NOT NULL,
+    PRIMARY KEY (stream_id, decider, state_version, version)
+)"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of one stream after ``version`` (global ``position``), as a decider sees it."""
+
+    stream_id: str
+    version: int
+    position: int
+    recorded_at: datetime
+    state: Any
+
+
+def take(store: EventStore, stream_id: str, decider: Decider, *, version: int | None = None) -> Snapshot:
+    """Replay a stream (up to ``version``, default its end) and store the state as a snapshot."""
+    from eventlab.timetravel import state_at
+
+    _check_named(decider)
+    if store.in_unit_of_work:
+        raise StoreError("take a snapshot after the unit of work commits: it must describe stored events")
+    last = store._rows(
+        "SELECT version, position, recorded_at FROM events WHERE stream_id = ? AND version <= ? "
+        "ORDER BY version DESC LIMIT 1", [stream_id, version if version is not None else 2**62])
+    if not last:
+        raise InvalidEventError(f"stream {stream_id!r} has no events to snapshot (up to version {version})")
+    at_version, position, recorded_at = last[0]
+    state = state_at(store, stream_id, decider, version=at_version)
+    with store._lock:
+        store._con.execute(SNAPSHOTS_DDL)
+        store._has_snapshots = True
+        store._con.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [stream_id, decider.name, decider.state_version, at_version, position, recorded_at,
+             to_json(state_to_dict(state), "snapshot state")])
+    return Snapshot(stream_id, at_version, position, recorded_at, state)
+
+
+def latest(store: EventStore, stream_id: str, decider: Decider, *, version: int | None = None,
+           position: int | None = None, as_of: datetime | None = None) -> Snapshot | None:
+    """The newest snapshot of a stream taken at or before the point asked for, if any."""
+    if not decider.name or not _has_table(store):
+        return None
+    query = """SELECT version, position, recorded_at, state FROM snapshots
+               WHERE stream_id = ? AND decider = ? AND state_version = ?"""
+    params: list[Any] = [stream_id, decider.name, decider.state_version]
+    for column, bound in (("version", version), ("position", position), ("recorded_at", as_of)):
+        if bound is not None:
+            query += f" AND {column} <= ?"
+            params.append(bound)
+    rows = store._rows(query + " ORDER BY version DESC LIMIT 1", params)
+    if not rows:
+        return None
+    version_, position_, recorded_at, state = rows[0]
+    restored = state_from_dict(type(decider.initial_state), json.loads(state))
+    return Snapshot(stream_id, version_, position_, recorded_at, restored)
+
+
+def every(store: EventStore, decider: Decider, n: int) -> None:
+    """Policy: ``handle`` takes a snapshot whenever a stream's version crosses a multiple of ``n``.
+
+    (Inside a unit of work, snapshots wait: they are taken by later commands.)
+    """
+    _check_named(decider)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidEventError(f"snapshot every n events needs an int n >= 1, got {n!r}")
+    store.snapshot_policies[decider.name] = n
+
+
+def after_append(store: EventStore, stream_id: str, decider: Decider, before: int, after: int) -> None:
+    """Apply the store's snapshot policy for ``decider`` after a stream went from ``before`` to ``after``."""
+    n = store.snapshot_policies.get(decider.name)
+    if n and not store.in_unit_of_work and after // n > before // n:
+        take(store, stream_id, decider, version=after - after % n)
+
+
+def delete_all(store: EventStore, decider: Decider | None = None) -> int:
+    """Delete the snapshots (of one decider, or all); returns how many. Results stay the same."""
+    if not _has_table(store):
+        return 0
+    where, params = ("WHERE decider = ?", [decider.name]) if decider is not None else ("", [])
+    with store._lock:
+        count = store._con.execute(f"SELECT count(*) FROM snapshots {where}", params).fetchall()[0][0]
+        store._con.execute(f"DELETE FROM snapshots {where}", params)
+    return int(count)
+
+
+def state_to_dict(state: Any) -> Any:
+    """A state as JSON-able data (dataclasses become dicts, enums their values)."""
+    if dataclasses.is_dataclass(state):
+        return payload_of(state)
+    return state
+
+
+def state_from_dict(cls: type, data: Any) -> Any:
+    """Rebuild a state of type ``cls`` from ``state_to_dict`` output (enums, nested dataclasses too)."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(data, dict):
+        return data
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for field in dataclasses.fields(cls):
+        value, hint = data[field.name], hints.get(field.name)
+        plain_class = typing.get_origin(hint) is None and isinstance(hint, type)
+        if plain_class and issubclass(hint, enum.Enum) and value is not None:
+            value = hint(value)
+        elif plain_class and dataclasses.is_dataclass(hint):
+            value = state_from_dict(hint, value)
+        values[field.name] = value
+    return cls(**values)
+
+
+def _check_named(decider: Decider) -> None:
+    if not decider.name:
+        raise InvalidEventError("snapshots are stored under the decider's name; give it one: "
+                                "Decider(..., name='orders')")
+
+
+def _has_table(store: EventStore) -> bool:
+    """Whether the store has a snapshots table (asked once per store object)."""
+    if store._has_snapshots is None:
+        store._has_snapshots = bool(store._rows(
+            "SELECT 1 FROM duckdb_tables() WHERE table_name = 'snapshots' "
+            "AND database_name = current_database()"))
+    return store._has_snapshots

@@ -1,0 +1,131 @@
+"""Snapshots are a cache: same answers with or without them, stale shapes never loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventlab
+from eventlab import snapshots
+from eventlab.examples import orders
+from eventlab.model import handle
+from eventlab.timetravel import state_at, states_at
+
+T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
+
+
+def minute_clock():
+    moments = iter(T0 + timedelta(minutes=i) for i in range(10**6))
+    return lambda: next(moments)
+
+
+def long_order(n_items=50):
+    store = eventlab.EventStore(clock=minute_clock())
+    handle(store, orders.decider, "order-1", orders.PlaceOrder(order_id="1", user_id=1, items=[]))
+    for i in range(n_items):
+        handle(store, orders.decider, "order-1", orders.AddItem(order_id="1", item=f"sku-{i}"))
+    return store
+
+
+def test_a_snapshot_stores_the_state_and_restores_its_types():
+    store = long_order(10)
+    handle(store, orders.decider, "order-1", orders.PayOrder(order_id="1", amount=30))
+    snap = snapshots.take(store, "order-1", orders.decider)
+    assert (snap.version, snap.position) == (12, 12)
+    again = snapshots.latest(store, "order-1", orders.decider)
+    assert again.state == snap.state == state_at(store, "order-1", orders.decider)
+    assert again.state.status is orders.OrderStatus.PAID  # an enum again, not just a string
+    assert snapshots.latest(store, "order-1", orders.decider, version=11) is None
+
+
+def test_time_travel_starts_from_the_newest_usable_snapshot():
+    store = long_order(20)
+    snapshots.take(store, "order-1", orders.decider, version=10)
+    # plant a state that replay would never produce: if it shows up, the snapshot was used
+    store.sql("UPDATE snapshots SET state = json_object('order_id', '1', 'user_id', 1, 'items', "
+              "['planted'], 'paid', 0, 'status', 'Placed')")
+    # version 11 is the 10th AddItem (sku-9): one event replayed on top of the planted state
+    assert state_at(store, "order-1", orders.decider, version=11).items == ["planted", "sku-9"]
+    assert state_at(store, "order-1", orders.decider, version=9).items[:1] == ["sku-0"]  # before it
+    snapshots.delete_all(store)
+    assert state_at(store, "order-1", orders.decider, version=11).items[0] == "sku-0"
+
+
+def test_a_snapshot_of_another_state_shape_is_ignored():
+    store = long_order(5)
+    snapshots.take(store, "order-1", orders.decider)
+    store.sql("UPDATE snapshots SET state = '{\"shape\": \"old\"}'")
+    reshaped = dataclasses.replace(orders.decider, state_version=2)
+    assert state_at(store, "order-1", reshaped).items == [f"sku-{i}" for i in range(5)]
+    assert snapshots.latest(store, "order-1", reshaped) is None
+
+
+def test_the_every_n_policy_snapshots_as_handle_goes():
+    store = eventlab.EventStore(clock=minute_clock())
+    snapshots.every(store, orders.decider, 10)
+    handle(store, orders.decider, "order-1", orders.PlaceOrder(order_id="1", user_id=1, items=[]))
+    for i in range(24):
+        handle(store, orders.decider, "order-1", orders.AddItem(order_id="1", item=f"sku-{i}"))
+    versions = [v for (v,) in store.sql("SELECT version FROM snapshots ORDER BY 1").fetchall()]
+    assert versions == [10, 20]
+    with pytest.raises(eventlab.InvalidEventError, match="n >= 1"):
+        snapshots.every(store, orders.decider, 0)
+
+
+def test_snapshots_need_a_named_decider_and_events():
+    store = long_order(1)
+    with pytest.raises(eventlab.InvalidEventError, match="name"):
+        snapshots.take(store, "order-1", dataclasses.replace(orders.decider, name=""))
+    with pytest.raises(eventlab.InvalidEventError, match="no events"):
+        snapshots.take(store, "order-404", orders.decider)
+
+
+order_ids = st.sampled_from(["1", "2"])
+commands = st.one_of(
+    st.builds(orders.PlaceOrder, order_id=order_ids, user_id=st.just(1),
+              items=st.lists(st.sampled_from("ab"), max_size=2)),
+    st.builds(orders.AddItem, order_id=order_ids, item=st.sampled_from("abc")),
+    st.builds(orders.RemoveItem, order_id=order_ids, item=st.sampled_from("abc")),
+    st.builds(orders.PayOrder, order_id=order_ids, amount=st.sampled_from([5, 7.5])),
+    st.builds(orders.ShipOrder, order_id=order_ids),
+    st.builds(orders.CancelOrder, order_id=order_ids),
+)
+
+
+def run(history, every=None):
+    store = eventlab.EventStore(clock=minute_clock())
+    if every:
+        snapshots.every(store, orders.decider, every)
+    outcomes = []
+    for command in history:
+        try:
+            written = handle(store, orders.decider, orders.stream_id(command.order_id), command)
+            outcomes.append([(r.type, r.data) for r in written])
+        except eventlab.CommandRejected as rejected:
+            outcomes.append(rejected.reason)
+    return store, outcomes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands, max_size=30), st.integers(1, 4))
+def test_with_and_without_snapshots_everything_is_the_same(history, every):
+    plain, plain_outcomes = run(history)
+    cached, cached_outcomes = run(history, every)
+    assert cached_outcomes == plain_outcomes
+    for stream_id in plain.streams():
+        for v in range(plain.stream_version(stream_id) + 1):
+            assert state_at(cached, stream_id, orders.decider, version=v) == \
+                state_at(plain, stream_id, orders.decider, version=v)
+        moment = T0 + timedelta(minutes=len(history) // 2)
+        assert state_at(cached, stream_id, orders.decider, as_of=moment) == \
+            state_at(plain, stream_id, orders.decider, as_of=moment)
+    pd.testing.assert_frame_equal(states_at(cached, orders.decider, method="python"),
+                                  states_at(plain, orders.decider, method="python"))
+    snapshots.delete_all(cached)
+    for stream_id in plain.streams():
+        assert state_at(cached, stream_id, orders.decider) == state_at(plain, stream_id, orders.decider)
