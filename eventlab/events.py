@@ -87,12 +87,12 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -
             f"import the module that defines it, or read .type and .data instead"
         )
     current = getattr(cls, "__eventlab_schema_version__", 1)
-    if schema_version != current:
-        raise UnknownEventTypeError(
-            f"event type {type_name!r} version {schema_version} in stream {stream_id!r} "
-            f"does not match the code's version {current}; register an upcaster for it"
-        )
+    if schema_version != current:  # an old (or too new) shape: upgrade it on the way in
+        from eventlab.upcasting import chain_for
 
+        upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
+            type_name, current, stream_id)
+        return lambda data: construct(upgrade(data))
     field_names = {f.name for f in dataclasses.fields(cls)}
     plain = "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
     new = object.__new__

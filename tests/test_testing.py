@@ -45,8 +45,8 @@ def test_then_marks_the_differing_field():
     with pytest.raises(AssertionError) as caught:
         given(decider, placed).when(PayOrder("123", 50)).then(OrderPaid("123", 100))
     lines = str(caught.value).splitlines()
-    assert "  - OrderPaid(order_id='123', amount=100)" in lines
-    assert "  + OrderPaid(order_id='123', amount=50)" in lines
+    assert "  - OrderPaid(order_id='123', amount=100, currency='EUR')" in lines
+    assert "  + OrderPaid(order_id='123', amount=50, currency='EUR')" in lines
     assert any(line.lstrip().startswith("?") and "^" in line for line in lines)
 
 
@@ -78,7 +78,7 @@ def test_then_rejected_matches_a_substring_or_a_pattern():
 
 def test_then_rejected_fails_when_the_command_is_accepted():
     with pytest.raises(AssertionError, match=r"expected a rejection, but the command decided:\n"
-                                             r"  OrderPaid\(order_id='123', amount=100\)"):
+                                             r"  OrderPaid\(order_id='123', amount=100, currency='EUR'\)"):
         given(decider, placed).when(PayOrder("123", 100)).then_rejected()
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, NoReturn
 from eventlab.errors import CommandRejected
 from eventlab.events import RecordedEvent, event_type
 from eventlab.model import Decider, handle
+from eventlab.upcasting import upcaster
 
 if TYPE_CHECKING:
     from eventlab.store import EventStore
@@ -62,10 +63,11 @@ class RemoveItem:
 
 @dataclass(frozen=True)
 class PayOrder:
-    """Ask to record a payment of ``amount`` for an order."""
+    """Ask to record a payment of ``amount`` (in ``currency``) for an order."""
 
     order_id: str
     amount: float
+    currency: str = "EUR"
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,24 @@ class ItemRemoved:
     item: str
 
 
-@event_type("OrderPaid")
+@event_type("OrderPaid", version=2)
 @dataclass(frozen=True)
 class OrderPaid:
-    """A payment of ``amount`` was recorded."""
+    """A payment of ``amount`` in ``currency`` was recorded.
+
+    Version 2: the first shop knew only euros, so version 1 had no currency;
+    ``_paid_in_euros`` upgrades those old events as they are read.
+    """
 
     order_id: str
     amount: float
+    currency: str = "EUR"
+
+
+@upcaster("OrderPaid", from_version=1)
+def _paid_in_euros(data: dict) -> dict:
+    """OrderPaid v1 -> v2: every payment before currencies existed was in euros."""
+    return {**data, "currency": "EUR"}
 
 
 @event_type("OrderShipped")
@@ -239,7 +252,7 @@ def decide(command: object, state: OrderState) -> list[object]:
             if not amount > 0:
                 _reject(command, f"a payment must be a positive amount, got {amount!r} "
                                  f"for order {order_id}")
-            return [OrderPaid(order_id, amount)]
+            return [OrderPaid(order_id, amount, command.currency)]
         case ShipOrder(order_id):
             _require_placed(command, state)
             if state.status is OrderStatus.PLACED:
