@@ -58,3 +58,13 @@ def test_the_readme_quick_start_is_two_commands_that_the_makefile_defines():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_the_readme_api_tour_runs():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## A short tour of the API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    code = block.replace("some_aware_datetime", "datetime.now(timezone.utc)").replace("    ...", "    pass")
+    namespace: dict = {}
+    exec(compile("from datetime import datetime, timezone\n" + code, "README tour", "exec"), namespace)
+    assert (namespace["state"].items, namespace["state"].paid, namespace["state"].status) == (
+        ["a", "b", "c"], 100, "Paid")
