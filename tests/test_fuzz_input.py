@@ -29,8 +29,9 @@ payloads = st.recursive(
 )
 stream_ids = st.one_of(st.text(max_size=40), SQLISH, st.integers(), st.none())
 types = st.one_of(st.text(max_size=40), SQLISH, st.none())
-expected_versions = st.one_of(st.integers(min_value=-3, max_value=3),
-                              st.sampled_from(["any", "no stream", "x"]), st.floats(), st.none(), st.booleans())
+expected_versions = st.one_of(
+    st.integers(min_value=-3, max_value=3), st.sampled_from(["any", "no stream", "x"]),
+    st.floats(), st.none(), st.booleans())
 moments = st.one_of(st.none(), st.datetimes(), st.datetimes(timezones=st.just(timezone.utc)))
 
 
