@@ -65,9 +65,20 @@ def connect(path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnecti
         if path.is_dir():
             raise StoreError(f"{str(path)!r} is a directory; give the path of a .duckdb file")
         con = _connect_file(path, read_only)
-    con.execute("SET TimeZone = 'UTC'")
-    _ensure_schema(con, path, read_only)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        _ensure_schema(con, path, read_only)
+    except duckdb.Error as exc:
+        con.close()
+        raise _damaged(path, exc) from None
     return con
+
+
+def _damaged(path: Path | None, exc: Exception) -> StoreError:
+    return StoreError(
+        f"{str(path)!r} is damaged (truncated or corrupted: {str(exc).splitlines()[0]}); "
+        f"restore it from a copy, or rebuild it from an export with EventStore(new).import_events(...)"
+    )
 
 
 def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -90,6 +101,8 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
                 f"{str(path)!r} is not a DuckDB database file ({message.splitlines()[0]}); "
                 f"give the path of an eventlab store, or a new file name to create one"
             ) from None
+        if "Could not read enough bytes" in message or "Corrupt" in message or "checksum" in message:
+            raise _damaged(path, exc) from None
         if "Permission denied" in message or "Read-only file system" in message:
             raise StoreError(
                 f"cannot write {str(path)!r}: {message.splitlines()[0]}. Choose a writable "
@@ -102,6 +115,8 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             f"(read-only versus writable): close that EventStore first ({exc})"
         ) from None
     except duckdb.Error as exc:
+        if "Corrupt" in str(exc) or "checksum" in str(exc):
+            raise _damaged(path, exc) from None
         raise NotAnEventStoreError(
             f"cannot open {str(path)!r} as a DuckDB database: {str(exc).splitlines()[0]}"
         ) from None

@@ -288,3 +288,17 @@ def test_the_store_file_opens_in_the_duckdb_command_line_client(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert 'order-1,Placed,"{""items"":[""a"",""b""]}"' in result.stdout
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: data[:100],                                   # truncated in the header
+    lambda data: data[:8192] + b"\0" * 8192 + data[16384:],    # a zeroed block
+])
+def test_a_damaged_store_file_gives_a_clear_error(tmp_path, damage):
+    path = tmp_path / "shop.duckdb"
+    with eventlab.EventStore(path) as store:
+        for i in range(50):
+            store.append(f"s-{i}", [NewEvent("X", {"i": i})])
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(eventlab.StoreError, match="damaged"):
+        eventlab.EventStore(path)
