@@ -110,10 +110,12 @@ class EventStore:
     """
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, ids: Callable[[], uuid.UUID] | None = None):
         self.path = Path(path) if path is not None else None
         self.read_only = read_only
         self.clock = clock or utc_now
+        self.ids = ids or uuid.uuid4
+        """where new event ids come from (see ``eventlab.determinism.seeded_ids`` for repeatable ones)"""
         self._con = schema.connect(path, read_only)
         self._lock = threading.RLock()
         self._head: _Head | None = None
@@ -369,7 +371,7 @@ class EventStore:
             )
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidEventError(f"metadata must be a dict, got {metadata!r:.80}")
-        drafts = [_draft(event, metadata or {}, i) for i, event in enumerate(events)]
+        drafts = [_draft(event, metadata or {}, i, self.ids) for i, event in enumerate(events)]
         ids = [d.event_id for d in drafts]
         if len(set(ids)) != len(ids):
             raise InvalidEventError(f"the same event_id appears twice in one append: {ids}")
@@ -529,7 +531,7 @@ def aware(moment: object, what: str) -> datetime:
     return moment
 
 
-def _draft(event: object, metadata: dict, index: int) -> _Draft:
+def _draft(event: object, metadata: dict, index: int, ids: Callable[[], uuid.UUID]) -> _Draft:
     where = f"event {index}"
     if isinstance(event, (NewEvent, RecordedEvent)):
         type_name, data, meta = event.type, event.data, {**metadata, **event.metadata}
@@ -552,12 +554,12 @@ def _draft(event: object, metadata: dict, index: int) -> _Draft:
         occurred_at = aware(occurred_at, f"{where} occurred_at").astimezone(timezone.utc)
     return _Draft(type_name, to_json(data, f"{where} ({type_name}) data"),
                   to_json(meta, f"{where} metadata"), schema_version,
-                  _event_id(given_id, where), given_id is not None, occurred_at)
+                  _event_id(given_id, where, ids), given_id is not None, occurred_at)
 
 
-def _event_id(given: object, where: str) -> str:
+def _event_id(given: object, where: str, ids: Callable[[], uuid.UUID]) -> str:
     if given is None:
-        return str(uuid.uuid4())
+        return str(ids())
     try:
         return str(given if isinstance(given, uuid.UUID) else uuid.UUID(str(given)))
     except ValueError:

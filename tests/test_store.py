@@ -302,3 +302,17 @@ def test_a_damaged_store_file_gives_a_clear_error(tmp_path, damage):
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(eventlab.StoreError, match="damaged"):
         eventlab.EventStore(path)
+
+
+def test_a_ticking_clock_and_seeded_ids_make_the_log_repeat_byte_for_byte():
+    from eventlab.determinism import seeded_ids, ticking_clock
+
+    def build():
+        store = eventlab.EventStore(clock=ticking_clock(), ids=seeded_ids(7))
+        store.append("order-1", [NewEvent("Placed", {"items": ["a"]}), NewEvent("Paid")])
+        store.append("order-2", [NewEvent("Placed")])
+        return store.sql("SELECT * FROM events ORDER BY position").fetchall()
+
+    first, second = build(), build()
+    assert first == second
+    assert len({row[7] for row in first}) == 3  # the ids differ from each other
