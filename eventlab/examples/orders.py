@@ -165,6 +165,9 @@ class OrderStatus(StrEnum):
     SHIPPED = "Shipped"
     CANCELLED = "Cancelled"
 
+    def __repr__(self) -> str:
+        return repr(self.value)  # reads as status='Paid' inside an OrderState
+
 
 @dataclass(frozen=True)
 class OrderState:
