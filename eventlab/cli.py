@@ -1,0 +1,419 @@
+"""The ``eventlab`` command: build a demo store, load and export events, replay, travel in time, query.
+
+Every subcommand takes ``--db FILE`` (default ``shop.duckdb``) and explains
+itself with ``--help``. Commands that only read open the store read-only, so
+several can run at once. Mistakes (a missing file, a locked file, an unknown
+stream, a time without a UTC offset) end with one line on stderr and exit code
+1; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import duckdb
+import pandas as pd
+
+import eventlab
+from eventlab.errors import EventLabError
+from eventlab.examples import orders
+from eventlab.model import Decider
+from eventlab.queries import QUERIES, run_query
+from eventlab.sqlmacros import install_macros
+from eventlab.store import EventStore
+from eventlab.timetravel import state_row
+
+DEFAULT_DB = "shop.duckdb"
+DECIDERS: dict[str, Decider] = {"order": orders.decider, "stock": orders.stock_decider}
+"""Which decider replays a stream, by the stream id's category (the part before the first '-')."""
+
+_TIME_FORMAT = "ISO 8601 with a UTC offset, e.g. 2024-03-10T12:00:00Z or 2024-03-10T12:00:00+01:00"
+
+
+class CommandError(EventLabError):
+    """A mistake on the command line that the command itself found (e.g. an unknown stream)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``eventlab replay: error: ... (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``eventlab`` with ``argv`` (default: the command line); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except BrokenPipeError:  # the reader stopped early (`eventlab info | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (EventLabError, duckdb.Error, OSError) as exc:
+        print(f"eventlab {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"eventlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand, with examples in each ``--help``."""
+    parser = _Parser(prog="eventlab", formatter_class=argparse.RawDescriptionHelpFormatter,
+                     description="Explore event sourcing on a DuckDB event store.", epilog=_examples(
+                         "eventlab demo --orders 5000", "eventlab info", "eventlab replay order-000042",
+                         "eventlab states --as-of 2024-03-10T12:00:00Z", "eventlab query funnel"))
+    parser.add_argument("--version", action="version", version=f"eventlab {eventlab.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db = _Parser(add_help=False)
+    db.add_argument("--db", type=Path, default=Path(DEFAULT_DB), metavar="FILE",
+                    help=f"the store file (default: {DEFAULT_DB})")
+
+    def command(name: str, run: Callable[[argparse.Namespace], int | None], summary: str,
+                *examples: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[db], help=summary, description=summary,
+                                  epilog=_examples(*examples),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(run=run)
+        return sub
+
+    demo = command("demo", cmd_demo, "Build a store of simulated orders to explore.",
+                   "eventlab demo", "eventlab demo --db big.duckdb --orders 200000 --seed 1")
+    demo.add_argument("--orders", type=int, default=1000,
+                      help="how many orders (default 1000, about 5 events each)")
+    demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same store (default 7)")
+    demo.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+    load = command("load", cmd_load, "Append events from a Parquet, CSV or JSON Lines file.",
+                   "eventlab load data/orders-sample.parquet --db sample.duckdb",
+                   "eventlab load events.csv --db shop.duckdb   # data as JSON text, times with offsets")
+    load.add_argument("file", type=Path, metavar="FILE",
+                      help="columns stream_id, type, data, recorded_at (+ optional metadata, event_id, "
+                           "occurred_at, schema_version, version)")
+
+    export = command("export", cmd_export, "Write every event, in log order, to a Parquet file.",
+                     "eventlab export --parquet exported/", "eventlab export --parquet log.parquet")
+    export.add_argument("--parquet", type=Path, required=True, metavar="DIR",
+                        help="a folder (the file is DIR/events.parquet) or a .parquet path")
+
+    replay = command("replay", cmd_replay, "Show one stream's state, now or at a point in the past.",
+                     "eventlab replay order-000042", "eventlab replay order-000042 --version 2",
+                     "eventlab replay order-000042 --as-of 2024-03-10T12:00:00Z",
+                     "eventlab replay stock-mug --position 5000")
+    replay.add_argument("stream", metavar="STREAM", help="a stream id, e.g. order-000042 or stock-mug")
+    point = replay.add_mutually_exclusive_group()
+    point.add_argument("--version", type=_count, metavar="N", help="after the stream's first N events")
+    _add_point(point)
+
+    states = command("states", cmd_states, "Show the state of every order (or SKU) at a point.",
+                     "eventlab states", "eventlab states --as-of 2024-03-10T12:00:00Z --limit 50",
+                     "eventlab states --kind stock --position 20000")
+    _add_point(states.add_mutually_exclusive_group())
+    states.add_argument("--kind", choices=sorted(DECIDERS), default="order",
+                        help="which streams (default order)")
+    states.add_argument("--limit", type=_count, default=20, help="rows to show (default 20)")
+
+    history = command("history", cmd_history, "Show every event of a stream with the state after it.",
+                      "eventlab history order-000042")
+    history.add_argument("stream", metavar="STREAM")
+
+    sql = command("sql", cmd_sql, "Run SQL on the store (read-only; the time-travel macros are there).",
+                  'eventlab sql "SELECT type, count(*) FROM events GROUP BY type"',
+                  "eventlab sql \"SELECT * FROM order_states_as_of(TIMESTAMPTZ '2024-03-10 12:00:00+00')\"",
+                  "eventlab sql \"SELECT * FROM stream_at('order-000042', 2)\"")
+    sql.add_argument("query", metavar="SQL")
+    sql.add_argument("--limit", type=_count, default=100, help="rows to show (default 100)")
+
+    command("verify", cmd_verify, "Check the hash chain: exit 1 if an event was changed behind the API.",
+            "eventlab verify")
+    command("info", cmd_info, "Summarize the store: events, streams, types, time span.", "eventlab info")
+
+    query = command("query", cmd_query, "Run one of the example queries (see --list).",
+                    "eventlab query --list", "eventlab query funnel",
+                    "eventlab query revenue_known_then_vs_now --show-sql")
+    query.add_argument("name", nargs="?", choices=list(QUERIES), metavar="NAME")
+    query.add_argument("--list", action="store_true", help="list the queries and what they show")
+    query.add_argument("--show-sql", action="store_true", help="print the SQL before the result")
+    query.add_argument("--limit", type=_count, default=100, help="rows to show (default 100)")
+    return parser
+
+
+# --- the subcommands -------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Simulate ``--orders`` orders into a new store file, then suggest what to try."""
+    from eventlab.sample import demo_store
+
+    if args.db.exists() and not args.force:
+        raise CommandError(f"{str(args.db)!r} exists already; choose another --db, "
+                           f"or add --force to replace it")
+    if args.orders < 1:
+        raise CommandError(f"--orders must be at least 1, got {args.orders}")
+    for path in (args.db, Path(f"{args.db}.wal")):
+        path.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with demo_store(args.db, args.orders, args.seed, progress=sys.stderr.isatty()) as store:
+        events, placed, first = store._rows("""
+            SELECT count(*), count(DISTINCT stream_id) FILTER (starts_with(stream_id, 'order-')),
+                   min(recorded_at) FROM events""")[0]
+        order = _interesting_order(store)
+    at = _iso(first + timedelta(days=6, hours=12))
+    db = "" if str(args.db) == DEFAULT_DB else f" --db {args.db}"
+    print(f"Built {args.db} in {time.perf_counter() - started:.1f} s: {events:,} events of {placed:,} "
+          f"orders ({args.orders - placed:,} more were refused for lack of stock, and a refused "
+          f"command leaves no event).\n\nTry next:")
+    for line in [f"eventlab info{db}", f"eventlab history {order}{db}",
+                 f"eventlab replay {order}{db} --version 2", f"eventlab states{db} --as-of {at}",
+                 f"eventlab query --list{db}", f"eventlab query revenue_known_then_vs_now{db}",
+                 f"eventlab sql{db} \"SELECT status, count(*) FROM order_states_as_of('{at}') "
+                 f"GROUP BY status\"",
+                 f"duckdb {args.db} -c \"SELECT * FROM order_states_at(1000) LIMIT 5\""]:
+        print(f"  {line}")
+
+
+def cmd_load(args: argparse.Namespace) -> None:
+    """Import a file of events, keeping their timestamps."""
+    if not args.file.is_file():
+        raise CommandError(f"no file at {str(args.file)!r} to load")
+    source = args.file if args.file.suffix.lower() == ".parquet" else read_events(args.file)
+    with EventStore(args.db) as store:
+        report = store.import_events(source, progress=sys.stderr.isatty())
+        install_macros(store)
+    where = f" (positions {report.first_position:,} to {report.last_position:,})" if report.imported else ""
+    print(f"Loaded {report.imported:,} events into {args.db}{where}; "
+          f"{report.skipped:,} were stored already and skipped.")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """Export the log to Parquet."""
+    target = args.parquet
+    if target.suffix.lower() != ".parquet":
+        target.mkdir(parents=True, exist_ok=True)
+    with _open(args.db) as store:
+        path = store.export_parquet(target)
+        print(f"Wrote {store.count():,} events to {path}")
+
+
+def cmd_replay(args: argparse.Namespace) -> None:
+    """Replay one stream up to a point and print its state, one field per line."""
+    with _open(args.db) as store:
+        decider = _decider_for(store, args.stream)
+        point = {"version": args.version, "position": args.position, "as_of": args.as_of}
+        state = eventlab.state_at(store, args.stream, decider, **point)
+        version = _version_at(store, args.stream, args.version, args.position, args.as_of)
+        fields = {"stream": args.stream, "version": f"{version} of {store.stream_version(args.stream)}",
+                  **state_row(state)}
+    width = max(map(len, fields)) + 1
+    for name, value in fields.items():
+        print(f"{name + ':':<{width}} {_plain(value)}")
+
+
+def cmd_states(args: argparse.Namespace) -> None:
+    """Print the whole system (every stream of one kind) at a point."""
+    with _open(args.db) as store:
+        table = eventlab.states_at(store, DECIDERS[args.kind], position=args.position, as_of=args.as_of)
+    when = (f"as of {_iso(args.as_of)}" if args.as_of else f"at position {args.position:,}"
+            if args.position is not None else "now")
+    print(f"{len(table):,} {args.kind} streams {when}")
+    _show(table, args.limit)
+
+
+def cmd_history(args: argparse.Namespace) -> None:
+    """Print a stream's events, one per row, with the state after each."""
+    with _open(args.db) as store:
+        table = eventlab.history(store, args.stream, _decider_for(store, args.stream))
+    if table["occurred_at"].isna().all():
+        table = table.drop(columns="occurred_at")
+    _show(table, len(table))
+
+
+def cmd_sql(args: argparse.Namespace) -> None:
+    """Run any SQL on a read-only connection, with the time-travel macros available."""
+    with _open(args.db) as store:
+        install_macros(store)
+        relation = store.sql(args.query)
+        if relation is None:
+            print("ok")
+            return
+        _show(relation.limit(args.limit + 1).df(), args.limit)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute the hash chain; exit 1 if the log was changed behind the API's back."""
+    with _open(args.db) as store:
+        report = store.verify()
+    print(report)
+    return 0 if report.ok else 1
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    """What the store holds."""
+    with _open(args.db) as store:
+        events, streams, first, last, late = store._rows("""
+            SELECT count(*), count(DISTINCT stream_id), min(recorded_at), max(recorded_at),
+                   count(*) FILTER (occurred_at IS NOT NULL AND occurred_at <> recorded_at) FROM events""")[0]
+        categories = store._rows("""
+            SELECT split_part(stream_id, '-', 1) AS category, count(DISTINCT stream_id), min(stream_id)
+            FROM events GROUP BY category ORDER BY count(*) DESC""")
+        types = store.counts_df()
+        macros = [row[0] for row in store._rows(
+            "SELECT function_name FROM duckdb_functions() WHERE function_name IN ('events_as_of', "
+            "'order_states_as_of') AND NOT internal")]
+    print(f"store:     {args.db} ({args.db.stat().st_size / 1e6:,.1f} MB)")
+    print(f"events:    {events:,}")
+    print(f"streams:   {streams:,} (" + ", ".join(f"{c}: {n:,}" for c, n, _ in categories) + ")")
+    if events:
+        print(f"recorded:  {_iso(first)} to {_iso(last)}")
+        print(f"late:      {late:,} events happened (occurred_at) before they were recorded")
+        print("examples:  " + ", ".join(example for *_, example in categories))
+    print("macros:    " + ("installed: SELECT * FROM events_as_of(...), order_states_as_of(...) ..."
+                           if macros else "not installed (eventlab sql installs them for its session)"))
+    print("types:")
+    for type_, count in types.itertuples(index=False):
+        print(f"  {type_:<20} {count:>12,}")
+
+
+def cmd_query(args: argparse.Namespace) -> None:
+    """List the example queries, or run one."""
+    if args.list or args.name is None:
+        width = max(map(len, QUERIES))
+        for query in QUERIES.values():
+            print(f"{query.name:<{width}}  {query.description}")
+        return
+    if args.show_sql:
+        print(QUERIES[args.name].sql.strip() + "\n")
+    with _open(args.db) as store:
+        _show(run_query(store, args.name), args.limit)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def read_events(path: Path) -> pd.DataFrame:
+    """Read events from CSV or JSON Lines; times must carry a UTC offset (naive ones are refused)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype={"stream_id": str, "type": str, "data": str, "metadata": str,
+                                             "event_id": str, "recorded_at": str, "occurred_at": str})
+        elif suffix in (".jsonl", ".ndjson", ".json"):
+            frame = pd.read_json(path, lines=True, dtype=False)
+        else:
+            raise CommandError(f"cannot load {str(path)!r}: give a .parquet, .csv or .jsonl "
+                               f"(JSON Lines) file")
+        for column in ("recorded_at", "occurred_at"):
+            if column in frame:
+                frame[column] = _aware_times(frame[column], column)
+    except ValueError as exc:
+        raise CommandError(f"cannot read {str(path)!r}: {_one_line(exc)}") from None
+    return frame
+
+
+def _aware_times(values: pd.Series, column: str) -> pd.Series:
+    given = values.dropna().astype(str)
+    naive = given[~given.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)]
+    if len(naive):
+        raise CommandError(f"{column} {naive.iloc[0]!r} (row {naive.index[0]}) has no UTC offset, so it "
+                           f"could mean any of 24 moments; write times in {_TIME_FORMAT}")
+    return pd.to_datetime(values, format="ISO8601", utc=True)
+
+
+def _open(db: Path) -> EventStore:
+    """Open an existing store read-only: other readers may use it at the same time."""
+    if not db.exists():
+        raise CommandError(f"no store at {str(db)!r}; make one with `eventlab demo --db {db}` "
+                           f"or `eventlab load FILE --db {db}`")
+    return EventStore(db, read_only=True)
+
+
+def _decider_for(store: EventStore, stream_id: str) -> Decider:
+    if store.stream_version(stream_id) == 0:
+        examples = ", ".join(row[0] for row in store._rows(
+            "SELECT min(stream_id) FROM events GROUP BY split_part(stream_id, '-', 1) ORDER BY 1"))
+        raise CommandError(f"no stream {stream_id!r} in {store.path}; stream ids look like "
+                           f"{examples or 'order-000001'} (eventlab info lists more)")
+    category = stream_id.split("-", 1)[0]
+    if category not in DECIDERS:
+        raise CommandError(f"no decider knows {category!r} streams (only {', '.join(DECIDERS)}); see its "
+                           f"events with: eventlab sql \"SELECT * FROM stream_at('{stream_id}', 1000000)\"")
+    return DECIDERS[category]
+
+
+def _version_at(store: EventStore, stream_id: str, version: int | None, position: int | None,
+                as_of: datetime | None) -> int:
+    """The stream's version at the point asked for: how many of its events the state includes."""
+    condition, params = ("position <= ?", [position]) if position is not None else \
+        ("recorded_at <= ?", [as_of]) if as_of is not None else ("true", [])
+    count = store._rows(f"SELECT count(*) FROM events WHERE stream_id = ? AND {condition}",
+                        [stream_id, *params])[0][0]
+    return count if version is None else min(version, count)
+
+
+def _interesting_order(store: EventStore) -> str:
+    """An order whose story shows a cart changing: the first one with an item removed."""
+    rows = store._rows("SELECT stream_id FROM events WHERE type = 'ItemRemoved' ORDER BY position LIMIT 1") \
+        or store._rows("SELECT min(stream_id) FROM events WHERE starts_with(stream_id, 'order-')")
+    return rows[0][0] or "order-000001"
+
+
+def _add_point(group: argparse._MutuallyExclusiveGroup) -> None:
+    group.add_argument("--as-of", type=_moment, metavar="TIME",
+                       help=f"what was recorded by TIME ({_TIME_FORMAT})")
+    group.add_argument("--position", type=_count, metavar="P", help="after the log's first P events")
+
+
+def _moment(text: str) -> datetime:
+    """Parse ``--as-of``: ISO 8601 with an offset or Z; a time without one is ambiguous."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time; write {_TIME_FORMAT}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset; write {_TIME_FORMAT}")
+    return moment
+
+
+def _count(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
+def _show(table: pd.DataFrame, limit: int) -> None:
+    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+        print(table.head(limit).to_string(index=False) if len(table) else "(no rows)")
+    if len(table) > limit:
+        print(f"... more rows not shown (--limit {limit} to change)")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) if value else "(none)"
+    return "(none)" if value is None else str(value)
+
+
+def _iso(moment: datetime) -> str:
+    return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line: DuckDB and pandas messages can span several."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

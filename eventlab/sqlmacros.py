@@ -1,0 +1,86 @@
+"""Time travel in plain SQL: table macros over the ``events`` table, installed in the store's database.
+
+After ``install_macros(store)`` these work in ``store.sql(...)``, in ``eventlab
+sql`` and, for a store file, in the DuckDB command line (``duckdb shop.duckdb``)::
+
+    SELECT * FROM events_as_of(TIMESTAMPTZ '2024-03-10 12:00:00+00')  -- what was recorded by then
+    SELECT * FROM events_until(1234)                                  -- the log's first 1234 events
+    SELECT * FROM stream_at('order-000123', 2)                        -- a stream's first 2 events
+    SELECT * FROM order_states_as_of(TIMESTAMPTZ '2024-03-10 12:00:00+00')  -- every order, as known then
+    SELECT * FROM order_states_at(1234)                               -- every order after position 1234
+    SELECT * FROM order_states                                        -- every order now (a view)
+
+A macro is a named, parameterised query that DuckDB expands where it is used,
+so the past is one function call away and composes with any SQL around it.
+The ``<category>_states_*`` macros wrap the decider's ``state_sql`` (the
+vectorized fold of its events) and return exactly what
+``eventlab.states_at(store, decider, as_of=... | position=...)`` returns.
+"""
+
+from __future__ import annotations
+
+import re
+
+from eventlab.errors import InvalidEventError
+from eventlab.model import Decider
+from eventlab.store import EventStore
+from eventlab.timetravel import state_columns
+
+# Parameter names are unusual on purpose: inside a macro a parameter hides any column of that name.
+EVENT_MACROS = {
+    "events_as_of": """(as_of_time) AS TABLE
+        SELECT * FROM events WHERE recorded_at <= as_of_time ORDER BY position""",
+    "events_until": """(until_position) AS TABLE
+        SELECT * FROM events WHERE position <= until_position ORDER BY position""",
+    "stream_at": """(at_stream_id, at_version) AS TABLE
+        SELECT * FROM events WHERE stream_id = at_stream_id AND version <= at_version ORDER BY version""",
+}
+"""Macro name -> its parameters and body: the log cut at a moment, a position or a stream's version."""
+
+_STATES = """({parameter}) AS TABLE
+    WITH stream_events AS (
+        SELECT * FROM events WHERE starts_with(stream_id, '{prefix}') AND {condition}
+    )
+    SELECT {columns} FROM ({state_sql}) ORDER BY stream_id"""
+
+
+def install_macros(store: EventStore, decider: Decider | None = None, *,
+                   temporary: bool | None = None) -> list[str]:
+    """Create the time-travel macros in the store's database; returns the names created.
+
+    ``decider`` (default: ``orders.decider``) must have a ``category`` and a
+    ``state_sql``; its macros are named after the category, e.g.
+    ``order_states_as_of``. In a writable store file the macros are saved with
+    the file (``temporary=False``), so every DuckDB client sees them; a
+    read-only store gets them for this connection only (``TEMP``), as it cannot
+    save anything.
+    """
+    if decider is None:
+        from eventlab.examples import orders
+
+        decider = orders.decider
+    temporary = store.read_only if temporary is None else temporary
+    kind = "TEMP MACRO" if temporary else "MACRO"
+    macros = {**EVENT_MACROS, **state_macros(decider)}
+    for name, definition in macros.items():
+        store.sql(f"CREATE OR REPLACE {kind} {name}{definition}")
+    view = f"{decider.category}_states"
+    store.sql(f"CREATE OR REPLACE {'TEMP VIEW' if temporary else 'VIEW'} {view} AS "
+              f"SELECT * FROM {view}_as_of('infinity'::TIMESTAMPTZ)")
+    return [*macros, view]
+
+
+def state_macros(decider: Decider) -> dict[str, str]:
+    """The two whole-system macros of a decider: its states as of a moment, and at a position."""
+    if decider.state_sql is None or not re.fullmatch(r"[a-z][a-z0-9_]*", decider.category):
+        raise InvalidEventError(
+            f"decider {decider.name!r} needs a state_sql and a category made of lowercase letters, "
+            f"digits and _ (got {decider.category!r}) to get SQL macros")
+    columns = ", ".join(f'"{column}"' for column in ["stream_id", *state_columns(decider)])
+    parts = {"prefix": f"{decider.category}-", "columns": columns, "state_sql": decider.state_sql}
+    return {
+        f"{decider.category}_states_as_of": _STATES.format(
+            parameter="as_of_time", condition="recorded_at <= as_of_time", **parts),
+        f"{decider.category}_states_at": _STATES.format(
+            parameter="at_position", condition="position <= at_position", **parts),
+    }
