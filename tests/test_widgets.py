@@ -1,0 +1,243 @@
+"""Widgets driven headless: set what a person would set, check what they would see.
+
+The scrubbing latency on a big log is measured, not asserted (tests never
+assert wall-clock times). For the figure on a million events::
+
+    EVENTLAB_SCRUB_EVENTS=1000000 .venv/bin/pytest tests/test_widgets.py -k latency -s
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eventlab import EventStore, sample, state_at, states_at
+from eventlab.examples import orders
+from eventlab.widgets import (
+    STATIC_NOTE,
+    EventExplorer,
+    StreamSlider,
+    TimeSlider,
+    state_diff,
+    time_scrubbing,
+)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """Orders and stock: the slider shows order counts, and the changes of both kinds of stream."""
+    store = sample.demo_store(n_orders=150)
+    yield store
+    store.close()
+
+
+def expected_counts(store: EventStore, **point) -> dict[str, int]:
+    return states_at(store, orders.decider, **point)["status"].value_counts().to_dict()
+
+
+def shown_counts(slider: TimeSlider) -> dict[str, int]:
+    return slider.state_table["orders"].to_dict()
+
+
+def test_the_time_slider_shows_the_system_as_of_each_position(demo):
+    slider = TimeSlider(demo)
+    assert slider.slider.max == slider.play.max == demo.head_position
+    for position in (0, 1, 7, demo.head_position // 3, demo.head_position - 1, demo.head_position):
+        slider.slider.value = position
+        frame = slider.current
+        assert shown_counts(slider) == expected_counts(demo, position=position)
+        states = states_at(demo, orders.decider, position=position)
+        assert slider.revenue == pytest.approx(states["paid"].sum())
+        assert frame.position == position
+        if position == 0:
+            assert frame.event is None and slider.recent.empty
+            continue
+        event = demo.read_all(position, position)[0]
+        assert frame.event == event  # the event just applied, highlighted
+        assert f"position {position:,}</b>" in slider.clock.value
+        # what it changed: the stream's state before and after it
+        decider = orders.decider if event.stream_id.startswith("order-") else orders.stock_decider
+        before = state_at(demo, event.stream_id, decider, version=event.version - 1)
+        after = state_at(demo, event.stream_id, decider, version=event.version)
+        assert (frame.before, frame.after) == (before, after)
+        assert frame.diff.equals(state_diff(before, after))
+        # the orders changed last, newest first, as they stood then
+        recent = slider.recent.set_index("stream_id")
+        assert list(recent["position"]) == sorted(recent["position"], reverse=True)
+        now = states.set_index("stream_id").loc[recent.index]
+        assert list(recent["status"]) == list(now["status"])
+
+
+def test_an_order_event_is_on_top_of_the_recent_orders_with_its_change_highlighted(demo):
+    slider = TimeSlider(demo)
+    position = int(demo.sql("SELECT min(position) FROM events WHERE type = 'OrderPaid'").fetchall()[0][0])
+    slider.slider.value = position
+    event = slider.current.event
+    assert slider.recent.iloc[0][["stream_id", "position", "last event", "status"]].tolist() == [
+        event.stream_id, position, "OrderPaid", "Paid"]
+    assert slider.current.diff.set_index("field").loc["status"].tolist() == ["Placed", "Paid"]
+    assert "background:#fff3b0" in slider.body.value and event.stream_id in slider.body.value
+
+
+def test_time_mode_shows_everything_recorded_by_each_moment(demo):
+    slider = TimeSlider(demo)
+    slider.mode.value = "time"
+    moments = slider.moments
+    assert slider.slider.max == len(moments) - 1 and moments == sorted(moments)
+    recorded = demo.read_all_df()["recorded_at"]
+    for index in (0, len(moments) // 2, len(moments) - 1):
+        slider.slider.value = index
+        moment = moments[index]
+        assert slider.current.as_of == moment
+        assert slider.current.position == (recorded <= moment).sum()
+        assert shown_counts(slider) == expected_counts(demo, as_of=moment)
+        assert "as of <b>" in slider.clock.value
+
+
+def test_switching_between_position_and_time_keeps_the_point(demo):
+    slider = TimeSlider(demo)
+    slider.slider.value = 200
+    recorded_at = slider.current.event.recorded_at
+    slider.mode.value = "time"
+    assert slider.current.as_of >= recorded_at and slider.current.position >= 200
+    assert slider.current.as_of - recorded_at <= slider.moments[1] - slider.moments[0]
+    shown = slider.current.position
+    slider.mode.value = "position"
+    assert slider.slider.value == slider.current.position == shown
+
+
+def test_a_static_render_gets_a_still_and_a_note(demo):
+    slider = TimeSlider(demo)
+    slider.slider.value = 100
+    bundle = slider._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert STATIC_NOTE in bundle["text/html"] and "Orders by status" in bundle["text/html"]
+    assert bundle["text/plain"].startswith("TimeSlider: position 100 of ")
+    explorer = EventExplorer(demo, limit=5)
+    assert STATIC_NOTE in explorer._repr_mimebundle_()["text/html"]
+
+
+def test_the_stream_slider_replays_one_stream_version_by_version(demo):
+    slider = StreamSlider(demo, "order-000001")
+    events = demo.read("order-000001")
+    assert slider.slider.max == len(events) and slider.picker.value == "order-000001"
+    for version in range(len(events) + 1):
+        slider.slider.value = version
+        state = state_at(demo, "order-000001", orders.decider, version=version)
+        assert slider.current.after == state
+        assert dict(zip(slider.state_table["field"], slider.state_table["value"])) == {
+            "order_id": state.order_id, "user_id": state.user_id, "items": state.items, "paid": state.paid,
+            "status": state.status.value}
+        assert slider.current.event == (events[version - 1] if version else None)
+    slider.slider.value = 1
+    assert slider.current.diff.set_index("field").loc["status"].tolist() == ["New", "Placed"]
+
+
+def test_picking_another_stream_loads_it_and_time_mode_walks_its_moments(demo):
+    slider = StreamSlider(demo, decider=orders.stock_decider)
+    assert all(option.startswith("stock-") for option in slider.picker.options)
+    slider.slider.value = 3
+    other = slider.picker.options[1]
+    slider.picker.value = other
+    events = demo.read(other)
+    assert slider.current.step == 0 and slider.slider.max == len(events)
+    slider.mode.value = "time"
+    slider.slider.value = slider.slider.max
+    assert slider.current.step == len(events)
+    assert slider.current.after == state_at(demo, other, orders.stock_decider)
+
+
+def test_the_explorer_filters_by_stream_type_and_days_and_shows_the_json(demo):
+    explorer = EventExplorer(demo, limit=20)
+    assert explorer.total == demo.count() and len(explorer.events) == 20
+    explorer.types.value = ("OrderPaid", "OrderShipped")
+    explorer.stream.value = "order-0000"
+    expected = demo.sql("SELECT count(*) FROM events WHERE type IN ('OrderPaid', 'OrderShipped') "
+                        "AND stream_id LIKE 'order-0000%'").fetchall()[0][0]
+    assert explorer.total == expected > 0
+    assert set(explorer.events["type"]) <= {"OrderPaid", "OrderShipped"}
+    first, _ = explorer.days.options[2]
+    explorer.days.index = (2, 2)
+    assert set(explorer.events["recorded_at"].dt.strftime("%Y-%m-%d")) <= {first}
+    explorer.days.index = (0, len(explorer.days.options) - 1)
+    explorer.pick.value = int(explorer.events["position"].iloc[-1])
+    shown = json.loads(explorer.json)
+    assert explorer.selected.position == shown["position"] == explorer.pick.value
+    assert shown["data"] == explorer.selected.data and shown["type"] in {"OrderPaid", "OrderShipped"}
+    explorer.stream.value = "no-such-stream"
+    assert explorer.total == 0 and explorer.selected is None and explorer.json == ""
+
+
+# --- a big log, for the scrubbing latency ----------------------------------------------------------
+
+SKUS = [f"sku-{i:02d}" for i in range(20)]
+
+
+def synthetic_orders(n_events: int, seed: int = 1) -> pd.DataFrame:
+    """``n_events`` valid order events over 90 days, in import format: every order follows the rules."""
+    rng = random.Random(seed)
+    times, rows = [], []
+    for n in itertools.count():
+        if len(rows) >= n_events:
+            break
+        order_id = f"{n:07d}"
+        stream, first = f"order-{order_id}", {"order_id": order_id}
+        items = rng.sample(SKUS, rng.randint(1, 3))
+        events = [("OrderPlaced", {**first, "user_id": rng.randint(1, 5000), "items": items})]
+        added = rng.choice((0, 0, 1, 2))
+        events += [("ItemAdded", {**first, "item": rng.choice(SKUS)}) for _ in range(added)]
+        if rng.random() < 0.2:
+            events.append(("ItemRemoved", {**first, "item": items[0]}))
+        outcome = rng.random()
+        if outcome < 0.85:
+            events.append(("OrderPaid", {**first, "amount": rng.randint(5, 200), "currency": "EUR"}))
+            events.append(("OrderShipped", first) if outcome < 0.8 else
+                          ("OrderCancelled", {**first, "reason": "changed mind"}))
+        elif outcome < 0.93:
+            events.append(("OrderCancelled", {**first, "reason": "abandoned"}))
+        t = rng.uniform(0, 90 * 86400)
+        for version, (kind, data) in enumerate(events, start=1):
+            times.append(t)
+            rows.append((stream, version, kind, json.dumps(data), 2 if kind == "OrderPaid" else 1))
+            t += rng.uniform(60, 2 * 86400)
+    order = np.argsort(np.array(times), kind="stable")[:n_events]
+    frame = pd.DataFrame([rows[i] for i in order], columns=["stream_id", "version", "type", "data",
+                                                            "schema_version"])
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    frame["recorded_at"] = pd.to_datetime(np.sort(np.array(times))[:n_events].round(), unit="s", utc=True) \
+        + (start - datetime(1970, 1, 1, tzinfo=timezone.utc))
+    return frame
+
+
+def test_scrubbing_latency_on_a_big_log():
+    """Random jumps and a Play run; prints p50/p95 per move. Size: EVENTLAB_SCRUB_EVENTS (default 50,000)."""
+    n = int(os.environ.get("EVENTLAB_SCRUB_EVENTS", "50000"))
+    with EventStore() as store:
+        store.import_events(synthetic_orders(n))
+        slider = TimeSlider(store)
+        rng = np.random.default_rng(0)
+        jumps = time_scrubbing(slider, rng.integers(1, n + 1, 200))
+        play = time_scrubbing(slider, range(n // 2, n // 2 + 100))
+        assert shown_counts(slider) == expected_counts(store, position=n // 2 + 99)
+        slider.mode.value = "time"
+        dates = time_scrubbing(slider, rng.integers(0, slider.slider.max + 1, 100))
+    for label, timings in (("random jumps", jumps), ("play", play), ("time mode", dates)):
+        print(f"\n{n:,} events, {label}: p50 {timings.median():.1f} ms, p95 {timings.quantile(0.95):.1f} ms")
+    assert len(jumps) == 200
+
+
+def test_time_scrubbing_times_each_move():
+    store = EventStore()
+    store.import_events(synthetic_orders(40))
+    slider = TimeSlider(store)
+    timings = time_scrubbing(slider, [5, 10, 40])
+    assert len(timings) == 3 and (timings > 0).all() and slider.current.position == 40
+    assert state_diff(orders.OrderState(), orders.OrderState()).empty
+    assert timedelta(0) <= slider.moments[-1] - slider.moments[0]
