@@ -1,0 +1,255 @@
+"""The eventlab side: the orders-v1 phases, done the way a user of eventlab would do them.
+
+Every phase works on DuckDB files in the context's folder: ``orders.duckdb`` (the
+workload, written in units of work; the replay phases read it), ``append.duckdb``
+(the workload again, one commit per command), ``import.duckdb`` and ``long.duckdb``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+from itertools import groupby, islice
+
+import duckdb
+
+from benchmarks import workload
+from benchmarks.harness import Context, Registry, Timer, median, percentile, progress
+from eventlab import EventStore, schema
+from eventlab.events import decode
+from eventlab.examples import orders
+from eventlab.model import handle, replay
+from eventlab.timetravel import state_at, states_at
+
+PHASES = Registry()
+decider = orders.decider
+
+
+def _command(order_id: str, command: workload.Command) -> object:
+    match command:
+        case ("place", user_id, items):
+            return orders.PlaceOrder(order_id, user_id, items)
+        case ("add", item):
+            return orders.AddItem(order_id, item)
+        case ("pay", amount):
+            return orders.PayOrder(order_id, amount)
+        case ("ship",):
+            return orders.ShipOrder(order_id)
+    raise ValueError(f"unknown command {command!r}")
+
+
+def _prepared(batch) -> list[tuple[str, object]]:
+    """(stream id, eventlab command) for every command of the orders, built before any timing."""
+    return [(orders.stream_id(str(order.order_id)), _command(str(order.order_id), command))
+            for order, command in workload.commands(batch)]
+
+
+def _states(frame, versions: dict[str, int]) -> dict[str, tuple]:
+    """states_at's DataFrame as order id -> (item count, paid, status, version)."""
+    return {sid.removeprefix("order-"): (len(items), paid, str(status), versions[sid])
+            for sid, items, paid, status in zip(frame["stream_id"], frame["items"], frame["paid"],
+                                                 frame["status"])}
+
+
+def _versions(store: EventStore, where: str = "true", params: list | None = None) -> dict[str, int]:
+    """How many events each order stream has (within ``where``): for checking, never timed."""
+    return dict(store.sql(f"SELECT stream_id, count(*) FROM events WHERE starts_with(stream_id, 'order-') "
+                          f"AND {where} GROUP BY stream_id", params).fetchall())
+
+
+class Floor:
+    """The cost of DuckDB alone: a bare one-row INSERT (autocommit) into a plain table, same file."""
+
+    def __init__(self, path):
+        self.con = duckdb.connect(str(path), config={
+            "storage_compatibility_version": schema.STORAGE_COMPATIBILITY})  # the store's settings
+        self.con.execute("CREATE TABLE IF NOT EXISTS bench_floor AS SELECT * FROM events LIMIT 0")
+        self.position = 0
+
+    def insert(self) -> float:
+        self.position += 1
+        row = (self.position, f"order-{uuid.uuid4()}", 2, "ItemAdded",
+               json.dumps({"order_id": str(uuid.uuid4()), "item": "sku-1234"}), "{}", 1,
+               str(uuid.uuid4()), None, datetime.now(timezone.utc), "0" * 64, "f" * 64)
+        start = time.perf_counter()
+        self.con.execute("INSERT INTO bench_floor VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@PHASES.add("append")
+def append(ctx: Context) -> dict:
+    """Every command through ``handle``, one commit each; a floor INSERT after each, same file."""
+    size = ctx.size
+    if size.append_orders is None:
+        batch, path = list(workload.orders(size.n_orders)), ctx.path("append.duckdb")
+    else:  # more orders on top of the big store
+        batch = list(islice(workload.orders(size.n_orders + size.append_orders), size.n_orders, None))
+        path = ctx.path("orders.duckdb")
+    commands = _prepared(batch)
+    store, floor = EventStore(path), Floor(path)
+    latencies, floors = [], []
+    for stream_id, command in progress(commands, len(commands), "eventlab append"):
+        start = time.perf_counter()
+        handle(store, decider, stream_id, command)
+        latencies.append(time.perf_counter() - start)
+        floors.append(floor.insert())
+    floor.close()
+    store.close()
+    return {"figures": {
+        "events/s": len(latencies) / sum(latencies),
+        "p50 ms": percentile(latencies, 50) * 1e3, "p95 ms": percentile(latencies, 95) * 1e3,
+        "floor p50 ms": percentile(floors, 50) * 1e3, "floor p95 ms": percentile(floors, 95) * 1e3,
+    }, "check": {"events": len(latencies)}}
+
+
+@PHASES.add("append-batched")
+def append_batched(ctx: Context) -> dict:
+    """The same commands, ``size.batch`` per unit of work (one commit each): builds orders.duckdb."""
+    commands = _prepared(workload.orders(ctx.size.n_orders))
+    middle = len(commands) // 2  # the moment states_at asks about: just after this many events
+    store, batch = EventStore(ctx.path("orders.duckdb")), ctx.size.batch
+    starts = range(0, len(commands), batch)
+    with Timer() as timer:
+        for start in progress(starts, len(starts), "eventlab append-batched", "batch",
+                              show=len(commands) >= 2_000):
+            with store.unit_of_work():
+                for i, (stream_id, command) in enumerate(commands[start:start + batch], start + 1):
+                    recorded = handle(store, decider, stream_id, command)
+                    if i == middle:
+                        ctx.notes["middle"] = (recorded[-1].recorded_at, middle)
+    events = store.count()
+    store.close()
+    return {"figures": {"events/s": len(commands) / timer.seconds}, "check": {"events": events}}
+
+
+@PHASES.add("import")
+def import_(ctx: Context) -> dict:
+    """The same events, with their timestamps, bulk-imported from a DataFrame into a new store."""
+    with EventStore(ctx.path("orders.duckdb"), read_only=True) as source:
+        frame = source.read_all_df()
+    with EventStore(ctx.path("import.duckdb")) as store:
+        with Timer() as timer:
+            report = store.import_events(frame)
+        assert store.verify().ok, "the imported log does not verify"
+    return {"figures": {"events/s": report.imported / timer.seconds}, "check": {"events": report.imported}}
+
+
+@PHASES.add("replay_all")
+def replay_all(ctx: Context) -> dict:
+    """A fresh store over the file rebuilds every order: ``states_at`` in Python, then in SQL."""
+    expected = workload.expected_states(workload.orders(ctx.size.n_orders))
+    figures, check = {}, {}
+    for method in ("python", "sql") if decider.state_sql else ("python",):
+        with Timer() as timer:
+            store = EventStore(ctx.path("orders.duckdb"), read_only=True)
+            frame = states_at(store, decider, method=method)
+        check = workload.check(_states(frame, _versions(store)), expected, f"replay_all [{method}]")
+        events = store.count()
+        store.close()
+        figures[f"orders/s {method}"] = len(frame) / timer.seconds
+        figures[f"events/s {method}"] = events / timer.seconds
+    return {"figures": figures, "check": check}
+
+
+@PHASES.add("time_travel")
+def time_travel(ctx: Context) -> dict:
+    """Every order at version 3: a ``state_at`` loop, one query + Python replay, and ``state_sql``."""
+    batch = list(workload.orders(ctx.size.n_orders))
+    expected = workload.expected_states(batch, 3)
+    ids = [str(order.order_id) for order in batch[:ctx.size.loop_orders]]
+    figures, store = {}, EventStore(ctx.path("orders.duckdb"), read_only=True)
+
+    def as_tuple(state) -> tuple:
+        return len(state.items), state.paid, str(state.status), 3
+
+    with Timer() as timer:
+        states = {oid: state_at(store, orders.stream_id(oid), decider, version=3)
+                  for oid in progress(ids, len(ids), "eventlab state_at loop", unit="order")}
+    workload.check({oid: as_tuple(s) for oid, s in states.items()}, {oid: expected[oid] for oid in ids},
+                   "state_at loop")
+    figures["orders/s state_at loop"] = len(ids) / timer.seconds
+
+    with Timer() as timer:  # the vectorized read, from public API: one query, a replay per stream
+        rows = store.sql("SELECT stream_id, type, data::VARCHAR, schema_version FROM events "
+                         "WHERE starts_with(stream_id, 'order-') AND version <= 3 "
+                         "ORDER BY stream_id, version").fetchall()
+        states = {sid: replay([decode(type_, json.loads(data), sv) for _, type_, data, sv in group],
+                              decider)
+                  for sid, group in groupby(rows, key=lambda row: row[0])}
+    check = workload.check({sid.removeprefix("order-"): as_tuple(s) for sid, s in states.items()},
+                           expected, "one query + replay")
+    figures["orders/s one query + replay"] = len(states) / timer.seconds
+
+    if decider.state_sql:  # the decider's own SQL state, over each stream's first 3 events
+        with Timer() as timer:
+            frame = store.sql(f"""
+                WITH stream_events AS (
+                    SELECT * FROM events WHERE starts_with(stream_id, 'order-') AND version <= 3)
+                SELECT * FROM ({decider.state_sql})""").df()
+        workload.check(_states(frame, _versions(store, "version <= 3")), expected, "state_sql")
+        figures["orders/s state_sql"] = len(frame) / timer.seconds
+    store.close()
+    return {"figures": figures, "check": check}
+
+
+@PHASES.add("states_at")
+def states_at_middle(ctx: Context) -> dict:
+    """Every order as of the moment the middle event was recorded (median of 3 per method)."""
+    moment, count = ctx.notes["middle"]
+    expected = workload.expected_after_events(workload.orders(ctx.size.n_orders), count)
+    figures, check = {}, {}
+    with EventStore(ctx.path("orders.duckdb"), read_only=True) as store:
+        versions = _versions(store, "recorded_at <= ?", [moment])
+        for method in ("python", "sql") if decider.state_sql else ("python",):
+            times = []
+            for _ in range(3):
+                with Timer() as timer:
+                    frame = states_at(store, decider, as_of=moment, method=method)
+                times.append(timer.seconds)
+            check = workload.check(_states(frame, versions), expected, f"states_at [{method}]")
+            figures[f"s {method}"] = median(times)
+    return {"figures": figures, "check": check}
+
+
+@PHASES.add("long_stream")
+def long_stream(ctx: Context) -> dict:
+    """Cold replay of one stream of 1 + M events: open the file, read, replay (median of repeats)."""
+    long_id, items = workload.long_stream(ctx.size.n_orders, ctx.size.long_items)
+    order_id, path = str(long_id), ctx.path("long.duckdb")
+    stream_id = orders.stream_id(order_id)
+    with EventStore(path) as store, store.unit_of_work():
+        handle(store, decider, stream_id, orders.PlaceOrder(order_id, 1, []))
+        for start in range(0, len(items), 1_000):
+            store.append(stream_id, [orders.ItemAdded(order_id, item) for item in items[start:start + 1_000]],
+                         expected_version=1 + start)
+    times = []
+    for _ in range(ctx.size.repeats):
+        with Timer() as timer, EventStore(path, read_only=True) as store:
+            state = state_at(store, stream_id, decider)
+        assert len(state.items) == len(items), (len(state.items), len(items))
+        times.append(timer.seconds)
+    return {"figures": {"s": median(times)}, "check": {"items": len(state.items)}}
+
+
+@PHASES.add("read_one_stream")
+def read_one_stream(ctx: Context) -> dict:
+    """Add one 10-event order to the big store, then read it back (median latency, fresh store)."""
+    order = workload.read_order()
+    path = ctx.path("orders.duckdb")
+    with EventStore(path) as store:
+        for stream_id, command in _prepared([order]):
+            handle(store, decider, stream_id, command)
+    times = []
+    with EventStore(path, read_only=True) as store:
+        for i in range(ctx.size.reads + 3):
+            with Timer() as timer:
+                events = store.read(stream_id)
+            if i >= 3:  # the first reads warm the connection up
+                times.append(timer.seconds)
+    assert len(events) == 10
+    return {"figures": {"ms": median(times) * 1e3}, "check": {"events": len(events)}}

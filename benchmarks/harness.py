@@ -1,0 +1,149 @@
+"""What both sides share: sizes, the phase registry, timing, memory, and the worker loop.
+
+Each side runs in its own process (so its peak memory is its own), holding a
+``Context`` across phases; the runner asks it for one phase at a time, so the
+two sides take turns and share the machine's noise. A phase is one function
+``phase(ctx) -> {"figures": {...}, "check": {...}}`` registered with ``@phases.add``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a run is, and which phases it runs (in this order)."""
+
+    name: str
+    n_orders: int
+    long_items: int
+    batch: int = 1_000          # commands per unit of work
+    reads: int = 200            # repetitions of the read-one-stream phase
+    repeats: int = 5            # repetitions of the long-stream replay
+    append_orders: int | None = None  # None: append the whole workload to a new file;
+    #                                   a number: append that many more orders on top of the big store
+    loop_orders: int | None = None    # orders that per-order loops visit (None: all of them)
+    phases: tuple[str, ...] = ("append", "append-batched", "import", "replay_all", "time_travel",
+                               "states_at", "long_stream", "read_one_stream")
+
+
+SIZES = {
+    "smoke": Size("smoke", n_orders=300, long_items=2_000, reads=50, repeats=3),
+    "full": Size("full", n_orders=20_000, long_items=100_000),
+    # ~1 M events: built in units of work, then the per-command append measured on top of it
+    "scale": Size("scale", n_orders=220_000, long_items=100_000, append_orders=1_000, loop_orders=20_000,
+                  phases=("append-batched", "import", "replay_all", "time_travel", "states_at",
+                          "read_one_stream", "append")),
+}
+
+
+@dataclass
+class Context:
+    """What a side keeps between phases: the size, its folder, and facts learned on the way."""
+
+    size: Size
+    workdir: Path
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        return self.workdir / name
+
+
+class Registry(dict):
+    """Phase name -> function; ``@phases.add("name")`` registers one."""
+
+    def add(self, name: str) -> Callable:
+        def register(function: Callable) -> Callable:
+            self[name] = function
+            return function
+        return register
+
+
+# -- timing ------------------------------------------------------------------------------------
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of ``values``, by linear interpolation."""
+    ordered = sorted(values)
+    index = (len(ordered) - 1) * q / 100
+    low = int(index)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (index - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def progress(iterable, total: int, desc: str, unit: str = "cmd", show: bool | None = None):
+    """A tqdm bar on stderr, by default when the loop has 2,000 steps or more."""
+    if not (total >= 2_000 if show is None else show):
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, mininterval=2, leave=False)
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+def reset_peak_rss() -> bool:
+    """Reset this process's peak RSS (Linux: write 5 to clear_refs); False where that is not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+def serve(conn, side: str, size: Size, workdir: str) -> None:
+    """A side's process: run the phases the runner asks for, one at a time, and answer with figures."""
+    module = importlib.import_module(f"benchmarks.{side}_side")
+    ctx = Context(size, Path(workdir))
+    whole_run_peak = 0.0
+    while True:
+        name = conn.recv()
+        if name is None:
+            conn.send({"peak_rss_mb": max(whole_run_peak, peak_rss_mb())})
+            return
+        whole_run_peak = max(whole_run_peak, peak_rss_mb())
+        per_phase = reset_peak_rss()
+        try:
+            with Timer() as wall:
+                result = module.PHASES[name](ctx)
+            result.setdefault("check", {})
+            result["wall_s"] = wall.seconds
+            result["peak_rss_mb"] = peak_rss_mb() if per_phase else None
+        except Exception:
+            result = {"error": traceback.format_exc()}
+        conn.send(result)

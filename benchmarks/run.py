@@ -1,0 +1,274 @@
+"""Run the orders-v1 benchmark: eventlab next to the ``eventsourcing`` library, phase by phase.
+
+    python -m benchmarks.run --size smoke    # seconds; CI runs it so the suite keeps working
+    python -m benchmarks.run --size full     # the workload's defaults: 20,000 orders (~90,000 events)
+    python -m benchmarks.run --size scale    # full, then again at ~1 M events (220,000 orders)
+
+Each side runs in its own process (so each has its own peak memory); the two
+take turns, phase by phase, so both see the same noise of a shared machine.
+Prints a table (figures, ratio, targets) and writes JSON to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.harness import SIZES, Size, serve
+
+SIDES = ("eventlab", "peer")
+RESULTS = Path(__file__).resolve().parent / "results"
+RUNS = {"smoke": ("smoke",), "full": ("full",), "scale": ("full", "scale")}
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    met: Callable[[dict, dict], bool]  # (eventlab figures, peer figures) -> met?
+    at_scale_only: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a phase's figure on each side (their approach named in ``label``)."""
+
+    phase: str
+    label: str
+    eventlab: str          # key in the eventlab side's figures
+    peer: str | None       # key in the peer side's figures
+    lower_is_better: bool = False
+    target: Target | None = None
+
+
+def _ratio_at_least(key: str, peer_key: str, times: float) -> Target:
+    return Target(f">= {times:g}x the peer", lambda el, pe: el[key] >= times * pe[peer_key])
+
+
+ROWS = [
+    Row("append", "events/s: handle, 1 commit per command vs save() per command", "events/s", "events/s"),
+    Row("append", "latency p50 ms", "p50 ms", "p50 ms", True,
+        Target("<= 1.5x bare INSERT p50", lambda el, pe: el["p50 ms"] <= 1.5 * el["floor p50 ms"])),
+    Row("append", "latency p95 ms", "p95 ms", "p95 ms", True),
+    Row("append", "floor: bare 1-row INSERT p50 ms, DuckDB vs SQLite", "floor p50 ms", "floor p50 ms", True),
+    Row("append", "floor: bare 1-row INSERT p95 ms, DuckDB vs SQLite", "floor p95 ms", "floor p95 ms", True),
+    Row("append-batched", "events/s: unit_of_work vs save(*aggregates), 1,000 commands each",
+        "events/s", "events/s", target=Target(">= 100,000 events/s", lambda el, pe: el["events/s"] >= 1e5)),
+    Row("import", "events/s: import_events(DataFrame) vs recorder.insert_events", "events/s", "events/s",
+        target=Target(">= 500,000 events/s", lambda el, pe: el["events/s"] >= 5e5)),
+    Row("replay_all", "orders/s: states_at python vs repository.get loop", "orders/s python", "orders/s",
+        target=_ratio_at_least("orders/s python", "orders/s", 20)),
+    Row("replay_all", "orders/s: states_at sql vs repository.get loop", "orders/s sql", "orders/s",
+        target=_ratio_at_least("orders/s sql", "orders/s", 20)),
+    Row("replay_all", "orders/s: states_at python vs one notification-log scan", "orders/s python",
+        "orders/s log scan"),
+    Row("time_travel", "orders/s: state_at(version=3) loop vs repository.get(version=3) loop",
+        "orders/s state_at loop", "orders/s",
+        target=_ratio_at_least("orders/s state_at loop", "orders/s", 20)),
+    Row("time_travel", "orders/s: one query + Python replay vs repository.get(version=3) loop",
+        "orders/s one query + replay", "orders/s",
+        target=_ratio_at_least("orders/s one query + replay", "orders/s", 20)),
+    Row("time_travel", "orders/s: state_sql over version <= 3 vs repository.get(version=3) loop",
+        "orders/s state_sql", "orders/s", target=_ratio_at_least("orders/s state_sql", "orders/s", 20)),
+    Row("time_travel", "orders/s: one query + Python replay vs one log scan (version <= 3)",
+        "orders/s one query + replay", "orders/s log scan"),
+    Row("states_at", "seconds: states_at(as_of) python vs log scan", "s python", "s", True,
+        Target("<= 0.3 s at 1M events", lambda el, pe: el["s python"] <= 0.3, at_scale_only=True)),
+    Row("states_at", "seconds: states_at(as_of) sql vs log scan", "s sql", "s", True,
+        Target("<= 0.3 s at 1M events", lambda el, pe: el["s sql"] <= 0.3, at_scale_only=True)),
+    Row("long_stream", "seconds, cold, median: state_at vs repository.get", "s", "s", True,
+        Target("<= 0.3 s", lambda el, pe: el["s"] <= 0.3)),
+    Row("read_one_stream", "ms, median, 10 events: store.read vs app.events.get", "ms", "ms", True,
+        Target("<= 5 ms at 1M events", lambda el, pe: el["ms"] <= 5, at_scale_only=True)),
+]
+
+
+# -- running -----------------------------------------------------------------------------------
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_size(size: Size, workdir: Path) -> dict:
+    """Both sides through the size's phases, interleaved; returns their figures and checks."""
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for side in SIDES:
+        folder = workdir / f"{size.name}-{side}"
+        folder.mkdir(parents=True, exist_ok=True)
+        here, there = context.Pipe()
+        process = context.Process(target=serve, args=(there, side, size, str(folder)), daemon=True)
+        process.start()
+        workers[side] = (here, process)
+    phases: dict[str, dict] = {}
+    for phase in size.phases:
+        phases[phase] = {}
+        for side in SIDES:
+            log(f"[{size.name}] {phase} / {side} ...")
+            conn, _ = workers[side]
+            conn.send(phase)
+            result = conn.recv()
+            if "error" in result:
+                log(f"[{size.name}] {phase} / {side} FAILED:\n{result['error']}")
+            else:
+                log(f"[{size.name}] {phase} / {side}: {_brief(result['figures'])} "
+                    f"({result['wall_s']:.1f} s)")
+            phases[phase][side] = result
+    peak = {}
+    for side, (conn, process) in workers.items():
+        conn.send(None)
+        peak[side] = conn.recv()["peak_rss_mb"]
+        process.join()
+    return {"size": asdict(size), "phases": phases, "peak_rss_mb": peak,
+            "agree": _agreement(phases), "rows": _rows(size, phases)}
+
+
+def _brief(figures: dict) -> str:
+    return ", ".join(f"{key} {fmt(value)}" for key, value in figures.items())
+
+
+def _agreement(phases: dict) -> dict[str, bool | None]:
+    """Per phase: did both sides compute the same answer (None when a side has no answer)?"""
+    agree = {}
+    for phase, sides in phases.items():
+        checks = [sides.get(side, {}).get("check") for side in SIDES]
+        agree[phase] = None if None in checks or "error" in str(checks) else checks[0] == checks[1]
+    return agree
+
+
+def _rows(size: Size, phases: dict) -> list[dict]:
+    rows = []
+    for row in ROWS:
+        sides = phases.get(row.phase)
+        if sides is None:
+            continue
+        el = sides["eventlab"].get("figures", {})
+        pe = sides["peer"].get("figures", {})
+        value, peer = el.get(row.eventlab), pe.get(row.peer) if row.peer else None
+        ratio = None
+        if value and peer:
+            ratio = peer / value if row.lower_is_better else value / peer
+        met = None
+        if row.target and value is not None and not (row.target.at_scale_only and size.name != "scale"):
+            try:
+                met = bool(row.target.met(el, pe))
+            except (KeyError, TypeError):
+                met = None
+        rows.append({"phase": row.phase, "figure": row.label, "eventlab": value, "peer": peer,
+                     "eventlab_x": ratio, "target": row.target.text if row.target else "",
+                     "met": met, "at_scale_only": bool(row.target and row.target.at_scale_only)})
+    return rows
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def table(run: dict) -> str:
+    """The run as a Markdown table (it reads well in a terminal too)."""
+    lines = ["| phase | figure: eventlab vs peer | eventlab | peer | eventlab × | target | met |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for row in run["rows"]:
+        if row["met"] is None:
+            met = "at 1M only" if row["at_scale_only"] and row["eventlab"] is not None else ""
+        else:
+            met = "met" if row["met"] else "**NOT met**"
+        ratio = f"{row['eventlab_x']:.2f}×" if row["eventlab_x"] else "—"
+        lines.append(f"| {row['phase']} | {row['figure']} | {fmt(row['eventlab'])} | {fmt(row['peer'])} "
+                     f"| {ratio} | {row['target']} | {met} |")
+    peak = run["peak_rss_mb"]
+    lines.append(f"| (whole run) | peak RSS MB | {fmt(peak['eventlab'])} | {fmt(peak['peer'])} "
+                 f"| {peak['peer'] / peak['eventlab']:.2f}× | | |")
+    return "\n".join(lines)
+
+
+def phase_memory(run: dict) -> str:
+    """Peak RSS per phase and side, and the wall time of each phase."""
+    lines = ["| phase | eventlab peak RSS MB | peer peak RSS MB | eventlab wall s | peer wall s |",
+             "|---|---:|---:|---:|---:|"]
+    for phase, sides in run["phases"].items():
+        el, pe = sides["eventlab"], sides["peer"]
+        lines.append(f"| {phase} | {fmt(el.get('peak_rss_mb'))} | {fmt(pe.get('peak_rss_mb'))} "
+                     f"| {fmt(el.get('wall_s'))} | {fmt(pe.get('wall_s'))} |")
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next((int(line.split()[1]) / 1024 ** 2 for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), None)
+    return {"nproc": os.cpu_count(), "memory_gib": round(memory, 1) if memory else None, "cpu": cpu,
+            "python": platform.python_version(), "platform": platform.platform(),
+            **{name: metadata.version(name) for name in ("eventlab", "duckdb", "eventsourcing")},
+            "git": _git("rev-parse", "--short", "HEAD"), "git_dirty": bool(_git("status", "--porcelain"))}
+
+
+def _git(*args: str) -> str:
+    """Read-only git facts about the code measured ('' outside a repository)."""
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(RUNS), default="smoke")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
+    parser.add_argument("--no-full", action="store_true", help="with --size scale: only the 1M run")
+    parser.add_argument("--workdir", type=Path, help="keep the database files here (default: a temp folder)")
+    args = parser.parse_args(argv)
+    try:
+        import eventsourcing  # noqa: F401
+    except ImportError:
+        log("the peer library is missing: pip install 'eventsourcing==9.5.6' (or pip install -e '.[dev]')")
+        return 2
+    report = {"workload": "orders-v1", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": f"python -m benchmarks.run --size {args.size}", "machine": machine(), "runs": []}
+    with tempfile.TemporaryDirectory(prefix="eventlab-bench-") as temp:
+        workdir = args.workdir or Path(temp)
+        for name in RUNS[args.size][1:] if args.no_full and args.size == "scale" else RUNS[args.size]:
+            run = run_size(SIZES[name], workdir)
+            report["runs"].append(run)
+            print(f"\n## {name}: {run['size']['n_orders']:,} orders, long stream "
+                  f"{run['size']['long_items']:,} events\n\n{table(run)}\n")
+            agree = ", ".join(f"{phase} {'yes' if ok else 'NO' if ok is False else '—'}"
+                              for phase, ok in run["agree"].items())
+            print(f"Same answers on both sides: {agree}\n\n{phase_memory(run)}\n", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{args.size}-{report['started'][:19].replace(':', '')}.json"
+    path.write_text(json.dumps(report, indent=1, default=str))
+    print(f"results: {path}")
+    failed = [f"{run['size']['name']}/{phase}/{side}" for run in report["runs"]
+              for phase, sides in run["phases"].items()
+              for side, result in sides.items() if "error" in result]
+    disagree = [f"{run['size']['name']}/{phase}" for run in report["runs"]
+                for phase, ok in run["agree"].items() if ok is False]
+    if failed or disagree:
+        log(f"failed phases: {failed or 'none'}; phases where the sides disagree: {disagree or 'none'}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

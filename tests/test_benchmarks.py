@@ -1,0 +1,118 @@
+"""The benchmark suite keeps working: the smoke size runs every phase on both sides, and they agree.
+
+Times are never asserted (machines are noisy); what is asserted is that each
+phase produced figures and that eventlab and the peer library computed the same
+order states, which are also the states the workload says are right.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from uuid import NAMESPACE_URL, uuid5
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of the repository, not an installed package
+
+from benchmarks import workload  # noqa: E402
+from benchmarks.harness import SIZES  # noqa: E402
+from benchmarks.run import ROWS  # noqa: E402
+
+SMOKE = SIZES["smoke"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> tuple[dict, str]:
+    if importlib.util.find_spec("eventsourcing") is None:
+        reason = ("the benchmarks' peer library is not installed: pip install 'eventsourcing==9.5.6' "
+                  "(it is in the dev extras: pip install -e '.[dev]')")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI installs the dev extras, yet {reason}")
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("results")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--size", "smoke", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"the smoke benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+    [path] = out.glob("smoke-*.json")
+    return json.loads(path.read_text()), done.stdout
+
+
+def test_every_phase_runs_on_both_sides_and_gives_figures(smoke):
+    report, _ = smoke
+    [run] = report["runs"]
+    assert list(run["phases"]) == list(SMOKE.phases)
+    for phase, sides in run["phases"].items():
+        for side in ("eventlab", "peer"):
+            result = sides[side]
+            assert "error" not in result, f"{phase} / {side}:\n{result.get('error')}"
+            assert result["figures"], f"{phase} / {side} reported no figure"
+            assert all(value > 0 for value in result["figures"].values()), (phase, side, result["figures"])
+
+
+def test_the_printed_table_has_every_phase_and_a_verdict_for_each_target(smoke):
+    report, stdout = smoke
+    [run] = report["runs"]
+    for phase in SMOKE.phases:
+        assert f"| {phase} |" in stdout
+    assert [row["figure"] for row in run["rows"]] == [row.label for row in ROWS]
+    for row in run["rows"]:
+        assert row["eventlab"] is not None and row["peer"] is not None, row
+        if row["target"] and not row["at_scale_only"]:
+            assert row["met"] in (True, False), row
+    assert "peak RSS MB" in stdout
+    assert report["machine"]["eventsourcing"] == "9.5.6"
+
+
+def test_both_sides_compute_the_same_and_right_order_states(smoke):
+    report, _ = smoke
+    [run] = report["runs"]
+    phases = run["phases"]
+    assert all(run["agree"].values()), run["agree"]
+    batch = list(workload.orders(SMOKE.n_orders))
+    events = sum(len(order.commands()) for order in batch)
+    expected = {
+        "replay_all": workload.summary(workload.expected_states(batch)),
+        "time_travel": workload.summary(workload.expected_states(batch, 3)),
+        "states_at": workload.summary(workload.expected_after_events(batch, events // 2)),
+    }
+    for phase, summary in expected.items():
+        for side in ("eventlab", "peer"):
+            assert phases[phase][side]["check"] == summary, (phase, side)
+    now = phases["replay_all"]["eventlab"]["check"]
+    assert now["status"] == {"Shipped": SMOKE.n_orders}
+    assert now["paid"] == sum(order.amount for order in batch)
+    assert phases["time_travel"]["peer"]["check"]["versions"] == 3 * SMOKE.n_orders
+    for phase in ("append", "append-batched", "import"):
+        assert phases[phase]["eventlab"]["check"] == phases[phase]["peer"]["check"] == {"events": events}
+    assert phases["long_stream"]["eventlab"]["check"] == {"items": SMOKE.long_items}
+    assert phases["read_one_stream"]["peer"]["check"] == {"events": 10}
+
+
+def test_the_workload_is_drawn_exactly_as_the_workload_file_says():
+    rng = random.Random(workload.SEED)  # the pseudo-code of shared/workload-orders-v1.md, line by line
+    spec = []
+    for i in range(50):
+        order_id = uuid5(NAMESPACE_URL, f"orders-v1/order/{i}")
+        user_id = rng.randint(1, 10_000)
+        items = [f"sku-{rng.randint(0, 9999):04d}" for _ in range(2)]
+        k = rng.randint(0, 3)
+        extra = [f"sku-{rng.randint(0, 9999):04d}" for _ in range(k)]
+        spec.append((order_id, user_id, items, extra, 10 * (2 + k)))
+    long_items = [f"sku-{rng.randint(0, 9999):04d}" for _ in range(7)]
+
+    drawn = [(o.order_id, o.user_id, list(o.items), list(o.extra), o.amount) for o in workload.orders(50)]
+    assert drawn == spec
+    assert workload.long_stream(50, 7) == (uuid5(NAMESPACE_URL, "orders-v1/long/0"), long_items)
+    order = next(workload.orders(1))
+    k = len(order.extra)
+    assert [c[0] for c in order.commands()] == ["place", *["add"] * k, "pay", "ship"]
+    assert order.state_after() == (2 + k, order.amount, "Shipped", 3 + k)
