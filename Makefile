@@ -18,7 +18,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q tests --nbval notebooks --sanitize-with notebooks/sanitize.cfg
+	$(BIN)/pytest -q tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
 
 notebooks: $(STAMP)  # re-run every notebook and store its outputs (what nbval then checks)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
