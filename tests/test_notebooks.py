@@ -38,3 +38,11 @@ def test_the_readme_course_table_lists_exactly_the_notebooks():
     table = readme.split("## The course", 1)[1].split("\n## ", 1)[0]
     linked = re.findall(r"\]\((notebooks/[^)]+\.ipynb)\)", table)
     assert linked == [f"notebooks/{p.name}" for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_links_between_notebooks_lead_somewhere(path):
+    text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                     if c["cell_type"] == "markdown")
+    for target in re.findall(r"\]\(((?:solutions/)?[^)/]+\.ipynb)\)", text):
+        assert (path.parent / target).exists(), f"{path.name} links to {target}, which does not exist"
