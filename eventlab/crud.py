@@ -97,8 +97,10 @@ class CrudShop:
 
     def order(self, order_id: str) -> orders.OrderState:
         """The current state of one order, read from its rows (the initial state if there is none)."""
+        # items by the same parameter, not a correlated subquery: DuckDB would join all of order_items
         rows = self._con.execute(
-            f"SELECT user_id, paid, status, {_ITEMS} FROM orders o WHERE order_id = ?", [order_id]).fetchall()
+            "SELECT user_id, paid, status, (SELECT list(item ORDER BY line) FROM order_items "
+            "WHERE order_id = $1) FROM orders WHERE order_id = $1", [order_id]).fetchall()
         if not rows:
             return orders.OrderState()
         user_id, paid, status, items = rows[0]

@@ -176,7 +176,9 @@ def timeline(source: Source, streams: Sequence[str] | None = None, *, limit: int
     ax.set_ylabel("stream")
     _date_axis(ax)
     ax.grid(axis="x", color="0.93")
-    ax.legend(title="event type", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    # legend dots at full size, however small the lanes' dots: a colour must be easy to match
+    ax.legend(title="event type", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
+              markerscale=(110 / dot) ** 0.5)
     what = lanes[0] if len(lanes) == 1 else f"{len(lanes)} streams"
     ax.set_title(f"Timeline of {what}: {len(events)} events")
     return fig
@@ -288,6 +290,7 @@ def _revenue_panel(ax: Axes, changes: pd.DataFrame) -> None:
     ax.step(moments, known, where="post", color=EVENT_COLORS["OrderPaid"], linewidth=1.8,
             label="revenue known then (payments by recorded_at)")
     ax.set_ylabel("revenue (sum paid)")
+    ax.set_ylim(bottom=0)  # both axes start at 0 on the same line, or the grey area seems to dip below it
     late = ax.twinx()
     late.fill_between(moments, total_by("occurred_at") - known, step="post", color="0.6", alpha=0.35,
                       linewidth=0, label="paid already, not recorded yet (right axis)")
@@ -537,10 +540,10 @@ def _table_size(frame: pd.DataFrame, max_rows: int, title: str) -> tuple[float, 
     """
     chars = sum(max([len(str(c)), *(len(_cell(v)) for v in frame[c].head(max_rows))]) for c in frame.columns)
     rows = min(len(frame), max_rows) + 1 + (len(frame) > max_rows)
-    return max(0.3 + 0.075 * chars + 0.12 * len(frame.columns), 0.11 * len(title)), 0.5 + 0.21 * rows
+    return max(0.2 + 0.066 * chars + 0.06 * len(frame.columns), 0.1 * len(title)), 0.5 + 0.21 * rows
 
 
-def _cell(value: object, width: int = 44) -> str:
+def _cell(value: object, width: int = 56) -> str:
     text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
