@@ -1,13 +1,15 @@
 """The eventlab side: the orders-v1 phases, done the way a user of eventlab would do them.
 
 Every phase works on DuckDB files in the context's folder: ``orders.duckdb`` (the
-workload, written in units of work; the replay phases read it), ``append.duckdb``
-(the workload again, one commit per command), ``import.duckdb`` and ``long.duckdb``.
+workload, written in units of work; the replay, projection and slider phases read it),
+``append.duckdb`` (the workload again, one commit per command), ``import.duckdb`` and
+``long.duckdb`` (the long stream, and later its snapshot).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from datetime import datetime, timezone
@@ -17,10 +19,11 @@ import duckdb
 
 from benchmarks import workload
 from benchmarks.harness import Context, Registry, Timer, median, percentile, progress
-from eventlab import EventStore, schema
+from eventlab import EventStore, schema, snapshots
 from eventlab.events import decode
 from eventlab.examples import orders
 from eventlab.model import handle, replay
+from eventlab.projections import read_models, rebuild
 from eventlab.timetravel import state_at, states_at
 
 PHASES = Registry()
@@ -233,7 +236,98 @@ def long_stream(ctx: Context) -> dict:
             state = state_at(store, stream_id, decider)
         assert len(state.items) == len(items), (len(state.items), len(items))
         times.append(timer.seconds)
-    return {"figures": {"s": median(times)}, "check": {"items": len(state.items)}}
+    figures, check = {"s": median(times)}, {"items": len(state.items)}
+    figures.update(_from_snapshot(ctx, path, stream_id, len(items), check))
+    return {"figures": figures, "check": check}
+
+
+def _from_snapshot(ctx: Context, path, stream_id: str, n_items: int, check: dict) -> dict:
+    """A snapshot at the long stream's head (the cost of taking it), then ``state_at`` starting from it:
+    with the open of a new store, and on a store already open (medians of ``size.snapshot_reads``)."""
+    with EventStore(path) as store, Timer() as take:
+        snapshot = snapshots.take(store, stream_id, decider)
+    assert snapshot.version == 1 + n_items, (snapshot.version, n_items)
+    cold, warm = [], []
+    for _ in range(ctx.size.snapshot_reads):
+        with Timer() as timer:  # the open and the read; closing it is not timed (nor on the peer's side)
+            store = EventStore(path, read_only=True)
+            state = state_at(store, stream_id, decider)
+        store.close()
+        cold.append(timer.seconds)
+    assert len(state.items) == n_items, (len(state.items), n_items)
+    with EventStore(path, read_only=True) as store:
+        for i in range(ctx.size.snapshot_reads + 3):
+            with Timer() as timer:
+                state = state_at(store, stream_id, decider)
+            if i >= 3:  # the first calls warm the connection up
+                warm.append(timer.seconds)
+    assert len(state.items) == n_items, (len(state.items), n_items)
+    check.update({"items from snapshot": len(state.items), "snapshot version": snapshot.version})
+    return {"snapshot take s": take.seconds, "ms open + from snapshot": median(cold) * 1e3,
+            "ms from snapshot": median(warm) * 1e3}
+
+
+def _summary_table(store: EventStore) -> dict[str, tuple]:
+    """The order_summary read model as order id -> (item count, paid, status, version)."""
+    return {order_id: (items, float(paid), status, version) for order_id, items, paid, status, version
+            in store.sql("SELECT order_id, item_count, paid, status, version FROM order_summary").fetchall()}
+
+
+@PHASES.add("projection_rebuild")
+def projection_rebuild(ctx: Context) -> dict:
+    """Rebuild the order_summary read model from the whole log with its SQL definition; then with its
+    Python handlers, which apply a statement per event, over a copy of the first ``size.handler_orders``
+    orders' events (the log holds the orders one after the other)."""
+    batch = list(workload.orders(ctx.size.n_orders))
+    expected = workload.expected_states(batch)
+    figures = {}
+    with EventStore(ctx.path("orders.duckdb")) as store:
+        with Timer() as timer:
+            report = rebuild(store, read_models.order_summary, method="sql")
+        events = int(report["events"].iloc[0])
+        check = workload.check(_summary_table(store), expected, "order_summary [sql]")
+        figures["s sql"] = timer.seconds
+        figures["events/s sql"] = events / timer.seconds
+        if ctx.size.handler_orders is None or ctx.size.handler_orders >= len(batch):
+            python_store, python_expected = store, expected
+        else:  # a statement per event is slow: a prefix of the log, copied untimed
+            first = batch[:ctx.size.handler_orders]
+            python_expected = workload.expected_states(first)
+            python_store = EventStore(ctx.path("projection-python.duckdb"))
+            python_store.import_events(store.read_all_df(1, sum(len(o.commands()) for o in first)))
+        with Timer() as timer:
+            report = rebuild(python_store, read_models.order_summary, method="python")
+        workload.check(_summary_table(python_store), python_expected, "order_summary [python]")
+        figures["events/s python"] = int(report["events"].iloc[0]) / timer.seconds
+        if python_store is not store:
+            python_store.close()
+    return {"figures": figures, "check": check}
+
+
+@PHASES.add("slider")
+def slider(ctx: Context) -> dict:
+    """A TimeSlider over the big store, its value set from Python to ``size.moves`` random positions
+    (seeded; after 3 warm-up moves): the milliseconds each move takes to show its frame."""
+    from eventlab.widgets import TimeSlider, time_scrubbing  # here: ipywidgets would add ~30 MB to
+    #                                                          the peak RSS of every phase before this one
+    batch = list(workload.orders(ctx.size.n_orders))
+    with EventStore(ctx.path("orders.duckdb"), read_only=True) as store:
+        with Timer() as build:
+            widget = TimeSlider(store)
+        head = store.head_position
+        rng, steps = random.Random(workload.SEED), []
+        while len(steps) < ctx.size.moves + 3:
+            step = rng.randint(1, head)
+            if step != (steps[-1] if steps else widget.slider.value):  # an unchanged value shows nothing
+                steps.append(step)
+        time_scrubbing(widget, steps[:3])
+        timings = time_scrubbing(widget, steps[3:])
+        shown = {status: int(n) for status, n in widget.state_table["orders"].items()}
+    right = workload.summary(workload.expected_after_events(batch, steps[-1]))["status"]
+    assert shown == right, f"the slider at position {steps[-1]} shows {shown}, the workload says {right}"
+    return {"figures": {"p50 ms": float(timings.quantile(0.5)), "p95 ms": float(timings.quantile(0.95)),
+                        "max ms": float(timings.max()), "build s": build.seconds},
+            "check": {"moves": len(timings), "orders shown": sum(shown.values())}}
 
 
 @PHASES.add("read_one_stream")

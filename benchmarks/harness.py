@@ -3,11 +3,16 @@
 Each side runs in its own process (so its peak memory is its own), holding a
 ``Context`` across phases; the runner asks it for one phase at a time, so the
 two sides take turns and share the machine's noise. A phase is one function
-``phase(ctx) -> {"figures": {...}, "check": {...}}`` registered with ``@phases.add``.
+``phase(ctx) -> {"figures": {...}, "check": {...}}`` registered with ``@phases.add``. A phase
+one side has no equivalent for is simply not registered there: that side answers with no
+figures and no check (``"absent": True``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import importlib
 import statistics
 import sys
@@ -29,20 +34,25 @@ class Size:
     batch: int = 1_000          # commands per unit of work
     reads: int = 200            # repetitions of the read-one-stream phase
     repeats: int = 5            # repetitions of the long-stream replay
+    snapshot_reads: int = 50    # repetitions of the long-stream state_at from a snapshot
+    moves: int = 200            # slider moves to random positions
+    handler_orders: int | None = 2_000  # orders whose events the projection's Python handlers rebuild
+    #                                     (a copy of the log's first events; None: the whole store)
     append_orders: int | None = None  # None: append the whole workload to a new file;
     #                                   a number: append that many more orders on top of the big store
     loop_orders: int | None = None    # orders that per-order loops visit (None: all of them)
     phases: tuple[str, ...] = ("append", "append-batched", "import", "replay_all", "time_travel",
-                               "states_at", "long_stream", "read_one_stream")
+                               "states_at", "projection_rebuild", "slider", "long_stream", "read_one_stream")
 
 
 SIZES = {
-    "smoke": Size("smoke", n_orders=300, long_items=2_000, reads=50, repeats=3),
+    "smoke": Size("smoke", n_orders=300, long_items=2_000, reads=50, repeats=3, snapshot_reads=5, moves=30,
+                  handler_orders=20),
     "full": Size("full", n_orders=20_000, long_items=100_000),
     # ~1 M events: built in units of work, then the per-command append measured on top of it
     "scale": Size("scale", n_orders=220_000, long_items=100_000, append_orders=1_000, loop_orders=20_000,
                   phases=("append-batched", "import", "replay_all", "time_travel", "states_at",
-                          "read_one_stream", "append")),
+                          "projection_rebuild", "slider", "read_one_stream", "append")),
 }
 
 
@@ -114,6 +124,23 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def rss_mb() -> float | None:
+    """Resident memory of this process now (VmRSS), in MB; None where /proc is not there."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), None)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc), so a phase's peak starts from
+    what the side really holds, not from what an earlier phase freed but the allocator kept."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process (VmHWM), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -136,7 +163,12 @@ def serve(conn, side: str, size: Size, workdir: str) -> None:
         if name is None:
             conn.send({"peak_rss_mb": max(whole_run_peak, peak_rss_mb())})
             return
+        if name not in module.PHASES:  # the phase has no equivalent on this side: no figure, no answer
+            conn.send({"figures": {}, "check": None, "absent": True})
+            continue
         whole_run_peak = max(whole_run_peak, peak_rss_mb())
+        release_memory()
+        start_rss = rss_mb()
         per_phase = reset_peak_rss()
         try:
             with Timer() as wall:
@@ -144,6 +176,7 @@ def serve(conn, side: str, size: Size, workdir: str) -> None:
             result.setdefault("check", {})
             result["wall_s"] = wall.seconds
             result["peak_rss_mb"] = peak_rss_mb() if per_phase else None
+            result["rss_at_start_mb"] = start_rss
         except Exception:
             result = {"error": traceback.format_exc()}
         conn.send(result)

@@ -3,7 +3,9 @@
 An ``Order`` aggregate with the same rules as ``eventlab.examples.orders``; one
 ``save()`` per command; the repository cache off (the library's default). Time
 travel is ``repository.get(id, version=...)``; "as of a moment", which the
-library has no call for, is one pass over the application's notification log.
+library has no call for, is one pass over the application's notification log; so is
+the order summary read model. The time slider has no equivalent here: that phase is
+not registered on this side.
 """
 
 from __future__ import annotations
@@ -76,9 +78,14 @@ class Shop(Application):
     log_section_size = 10_000  # notifications per select() when scanning the whole log
 
 
-def _app(path) -> Shop:
-    app = Shop(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+def _app(path, *, snapshots: bool = False) -> Shop:
+    """An application over the SQLite file (``snapshots``: with its snapshot store switched on)."""
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    if snapshots:
+        env["IS_SNAPSHOTTING_ENABLED"] = "y"
+    app = Shop(env=env)
     assert app.repository.cache is None, "unset AGGREGATE_CACHE_MAXSIZE: the workload runs uncached"
+    assert (app.snapshots is not None) == snapshots, "IS_SNAPSHOTTING_ENABLED is set in the environment"
     return app
 
 
@@ -278,7 +285,76 @@ def long_stream(ctx: Context) -> dict:
         app.close()
         assert len(order.items) == len(items), (len(order.items), len(items))
         times.append(timer.seconds)
-    return {"figures": {"s": median(times)}, "check": {"items": len(order.items)}}
+    figures, check = {"s": median(times)}, {"items": len(order.items)}
+    figures.update(_from_snapshot(ctx, path, long_id, len(items), check))
+    return {"figures": figures, "check": check}
+
+
+def _from_snapshot(ctx: Context, path, long_id: UUID, n_items: int, check: dict) -> dict:
+    """Snapshotting on: ``app.take_snapshot`` at the head, then ``repository.get`` from the snapshot,
+    with a new application each time and on one already open (medians of ``size.snapshot_reads``)."""
+    app = _app(path, snapshots=True)
+    with Timer() as take:
+        app.take_snapshot(long_id)
+    app.close()
+    cold, warm = [], []
+    for _ in range(ctx.size.snapshot_reads):
+        with Timer() as timer:
+            app = _app(path, snapshots=True)
+            order = app.repository.get(long_id)
+        app.close()
+        cold.append(timer.seconds)
+    assert len(order.items) == n_items, (len(order.items), n_items)
+    app = _app(path, snapshots=True)
+    [snapshot] = app.snapshots.get(long_id, desc=True, limit=1)
+    for i in range(ctx.size.snapshot_reads + 3):
+        with Timer() as timer:
+            order = app.repository.get(long_id)
+        if i >= 3:
+            warm.append(timer.seconds)
+    app.close()
+    assert len(order.items) == n_items, (len(order.items), n_items)
+    check.update({"items from snapshot": len(order.items), "snapshot version": snapshot.originator_version})
+    return {"snapshot take s": take.seconds, "ms open + from snapshot": median(cold) * 1e3,
+            "ms from snapshot": median(warm) * 1e3}
+
+
+def _summarize(app: Shop) -> dict[str, list]:
+    """The order summary (order id -> [item count, paid, status, version]) folded by one pass over
+    the notification log: what the library offers for a read model built from every event."""
+    summary, start = {}, 1
+    while notifications := app.notification_log.select(start=start, limit=app.log_section_size):
+        for notification in notifications:
+            domain_event = app.mapper.to_domain_event(notification)
+            key = str(domain_event.originator_id)
+            if isinstance(domain_event, Order.Placed):
+                summary[key] = [len(domain_event.items), 0, "Placed", domain_event.originator_version]
+                continue
+            row = summary[key]
+            if isinstance(domain_event, Order.ItemAdded):
+                row[0] += 1
+            elif isinstance(domain_event, Order.Paid):
+                row[1] += domain_event.amount
+                row[2] = "Paid"
+            elif isinstance(domain_event, Order.Shipped):
+                row[2] = "Shipped"
+            row[3] = domain_event.originator_version
+        start = notifications[-1].id + 1
+    return summary
+
+
+@PHASES.add("projection_rebuild")
+def projection_rebuild(ctx: Context) -> dict:
+    """No read-model tables in the library: one pass over the whole notification log, decoding each
+    event, folding the order summary into a dict per order (in memory, not stored)."""
+    expected = workload.expected_states(workload.orders(ctx.size.n_orders))
+    app = _app(ctx.path("orders.sqlite"))
+    events = app.recorder.max_notification_id()
+    with Timer() as timer:
+        summary = _summarize(app)
+    app.close()
+    check = workload.check(summary, expected, "order summary [log pass]")
+    return {"figures": {"s": timer.seconds, "events/s": events / timer.seconds}, "check": check}
 
 
 @PHASES.add("read_one_stream")

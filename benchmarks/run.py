@@ -72,6 +72,9 @@ ROWS = [
         target=_ratio_at_least("orders/s sql", "orders/s", 20)),
     Row("replay_all", "orders/s: states_at python vs one notification-log scan", "orders/s python",
         "orders/s log scan"),
+    Row("replay_all", "peak RSS MB of the phase: states_at python + sql vs repository.get loop + log scan",
+        "peak RSS MB", "peak RSS MB", True,
+        Target("<= 1 GiB at 1M events", lambda el, pe: el["peak RSS MB"] <= 1024, at_scale_only=True)),
     Row("time_travel", "orders/s: state_at(version=3) loop vs repository.get(version=3) loop",
         "orders/s state_at loop", "orders/s",
         target=_ratio_at_least("orders/s state_at loop", "orders/s", 20)),
@@ -88,6 +91,26 @@ ROWS = [
         Target("<= 0.3 s at 1M events", lambda el, pe: el["s sql"] <= 0.3, at_scale_only=True)),
     Row("long_stream", "seconds, cold, median: state_at vs repository.get", "s", "s", True,
         Target("<= 0.3 s", lambda el, pe: el["s"] <= 0.3)),
+    Row("long_stream", "seconds to take a snapshot at the head: snapshots.take vs app.take_snapshot",
+        "snapshot take s", "snapshot take s", True),
+    Row("long_stream", "ms, median, from the snapshot: new EventStore + state_at vs new app + repository.get",
+        "ms open + from snapshot", "ms open + from snapshot", True,
+        Target("<= 10 ms", lambda el, pe: el["ms open + from snapshot"] <= 10)),
+    Row("long_stream", "ms, median, from the snapshot on an open store: state_at vs repository.get",
+        "ms from snapshot", "ms from snapshot", True,
+        Target("<= 10 ms", lambda el, pe: el["ms from snapshot"] <= 10)),
+    Row("projection_rebuild", "seconds: rebuild(order_summary) sql vs one log pass into a dict per order",
+        "s sql", "s", True,
+        Target("<= 2 s at 1M events", lambda el, pe: el["s sql"] <= 2, at_scale_only=True)),
+    Row("projection_rebuild", "events/s: rebuild(order_summary) sql vs one log pass into a dict per order",
+        "events/s sql", "events/s"),
+    Row("projection_rebuild", "events/s: rebuild(order_summary) python handlers (first orders) vs log pass",
+        "events/s python", "events/s"),
+    Row("slider", "ms per move, p50: TimeSlider.slider.value = random position (peer: no equivalent)",
+        "p50 ms", None, True),
+    Row("slider", "ms per move, p95", "p95 ms", None, True,
+        Target("<= 50 ms", lambda el, pe: el["p95 ms"] <= 50)),
+    Row("slider", "seconds to build the TimeSlider over the store", "build s", None, True),
     Row("read_one_stream", "ms, median, 10 events: store.read vs app.events.get", "ms", "ms", True,
         Target("<= 5 ms at 1M events", lambda el, pe: el["ms"] <= 5, at_scale_only=True)),
 ]
@@ -120,6 +143,8 @@ def run_size(size: Size, workdir: Path) -> dict:
             result = conn.recv()
             if "error" in result:
                 log(f"[{size.name}] {phase} / {side} FAILED:\n{result['error']}")
+            elif result.get("absent"):
+                log(f"[{size.name}] {phase} / {side}: no equivalent on this side")
             else:
                 log(f"[{size.name}] {phase} / {side}: {_brief(result['figures'])} "
                     f"({result['wall_s']:.1f} s)")
@@ -146,14 +171,18 @@ def _agreement(phases: dict) -> dict[str, bool | None]:
     return agree
 
 
+def _with_memory(result: dict) -> dict:
+    """A side's figures for a phase, plus the phase's peak RSS as the figure "peak RSS MB"."""
+    return {**result.get("figures", {}), "peak RSS MB": result.get("peak_rss_mb")}
+
+
 def _rows(size: Size, phases: dict) -> list[dict]:
     rows = []
     for row in ROWS:
         sides = phases.get(row.phase)
         if sides is None:
             continue
-        el = sides["eventlab"].get("figures", {})
-        pe = sides["peer"].get("figures", {})
+        el, pe = (_with_memory(sides[side]) for side in SIDES)
         value, peer = el.get(row.eventlab), pe.get(row.peer) if row.peer else None
         ratio = None
         if value and peer:
