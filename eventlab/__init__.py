@@ -20,11 +20,13 @@ from eventlab.model import Decider, handle, replay
 from eventlab.store import EventStore
 from eventlab.timetravel import history, state_at, states_at
 
+from eventlab import sample  # isort: skip  (sample data builds on all of the above)
+
 __version__ = "0.1.0"
 
 __all__ = [
     "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
     "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
     "StoreLockedError", "UnknownEventTypeError", "event_type",
-    "Decider", "handle", "replay", "state_at", "states_at", "history",
+    "Decider", "handle", "replay", "state_at", "states_at", "history", "sample",
 ]

@@ -8,10 +8,14 @@ folded in Python. The batch goes in as one transaction: all of it or none.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -126,6 +130,15 @@ def _stage(con, columns: dict[str, str]) -> None:
     def optional(name: str, default: str) -> str:
         return name if name in columns else default
 
+    try:
+        _create_import_table(con, optional)
+    except duckdb.Error as exc:  # a value DuckDB cannot read as its column's type
+        raise InvalidEventError(f"a column of the import does not hold what it should: "
+                                f"{str(exc).splitlines()[0]}; fix that column; nothing was imported"
+                                ) from None
+
+
+def _create_import_table(con, optional) -> None:
     con.execute(f"""
         CREATE TEMP TABLE eventlab_import AS
         SELECT row_number() OVER () AS row_no,
@@ -140,16 +153,30 @@ def _stage(con, columns: dict[str, str]) -> None:
     """)
 
 
+_FIRST_MOMENT = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+_LAST_MOMENT = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
+_SUSPECT_JSON = r"[:\[,]\s*[-+]?([Nn][Aa]|[Ii][Nn])|[0-9][eE]\+?[0-9]{3}|,\s*[\]}]"
+"""JSON text that DuckDB reads but Python may not (checked in Python): NaN, Infinity, a huge number,
+a trailing comma; and 300 digits in a row"""
+
 _CHECKS = [
     ("stream_id IS NULL OR trim(stream_id) = '' OR regexp_matches(stream_id, '[\\x00-\\x1f\\x7f]')",
      "stream_id {stream_id!r} is empty or has a control character"),
     ("type IS NULL OR trim(type) = '' OR regexp_matches(type, '[\\x00-\\x1f\\x7f]')",
      "type {type!r} is empty or has a control character"),
+    # what eventlab.events.check_name refuses too: blank in Unicode's sense, or too long to read back
+    ("regexp_matches(stream_id, '^[\\s\\pZ\\x{85}]*$') OR length(stream_id) > 1000",
+     "stream_id {stream_id!r:.80} is blank or longer than 1000 characters"),
+    ("regexp_matches(type, '^[\\s\\pZ\\x{85}]*$') OR length(type) > 1000",
+     "type {type!r:.80} is blank or longer than 1000 characters"),
     ("data IS NULL OR NOT coalesce(json_valid(data), false) OR json_type(data::JSON) <> 'OBJECT'",
      "data {data!r:.80} is not a JSON object"),
     ("metadata IS NULL OR NOT coalesce(json_valid(metadata), false) OR json_type(metadata::JSON) <> 'OBJECT'",
      "metadata {metadata!r:.80} is not a JSON object"),
     ("recorded_at IS NULL", "recorded_at is missing"),
+    (f"NOT recorded_at BETWEEN {_FIRST_MOMENT} AND {_LAST_MOMENT} "
+     f"OR NOT coalesce(occurred_at BETWEEN {_FIRST_MOMENT} AND {_LAST_MOMENT}, true)",
+     "recorded_at or occurred_at is outside years 1 to 9999, which Python cannot read back"),
     ("schema_version IS NULL OR schema_version < 1", "schema_version {schema_version!r} is not >= 1"),
     ("given_event_id IS NOT NULL AND try_cast(given_event_id AS UUID) IS NULL",
      "event_id {given_event_id!r} is not a UUID"),
@@ -164,6 +191,7 @@ def _validate(con, columns: dict[str, str]) -> None:
             row = rows.iloc[0].to_dict()
             raise InvalidEventError(f"row {row['row_no'] - 1}: " + message.format(**row)
                                     + "; nothing was imported")
+    _check_numbers(con)
     rows = con.execute("""
         SELECT row_no, recorded_at, previous FROM (
             SELECT row_no, recorded_at, lag(recorded_at) OVER (ORDER BY row_no) AS previous
@@ -188,6 +216,37 @@ def _validate(con, columns: dict[str, str]) -> None:
             f"row {rows[0][0] - 1}: its event_id is stored already in stream {rows[0][2]!r}, "
             f"not {rows[0][1]!r}; event ids are unique across the whole log"
         )
+
+
+def _check_numbers(con) -> None:
+    """Refuse NaN and Infinity (DuckDB reads them, JSON has no such thing) and numbers Python cannot read."""
+    rows = con.execute(f"""SELECT row_no, data, metadata FROM eventlab_import
+                           WHERE regexp_matches(data, '{_SUSPECT_JSON}')
+                              OR regexp_matches(metadata, '{_SUSPECT_JSON}')
+                              OR (length(data) >= 300 AND regexp_matches(data, '[0-9]{{300}}'))
+                              OR (length(metadata) >= 300 AND regexp_matches(metadata, '[0-9]{{300}}'))
+                           ORDER BY row_no""").fetchall()
+    for row_no, *texts in rows:
+        for column, text in zip(("data", "metadata"), texts):
+            try:
+                json.loads(text, parse_constant=_refuse, parse_float=_finite)
+            except ValueError:
+                raise InvalidEventError(
+                    f"row {row_no - 1}: {column} {text!r:.80} is not standard JSON (NaN, Infinity, a number "
+                    f"too large to read back, or a trailing comma); write NaN as null or a string; nothing "
+                    f"was imported"
+                ) from None
+
+
+def _refuse(token: str) -> float:
+    raise ValueError(token)
+
+
+def _finite(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise ValueError(token)
+    return value
 
 
 def _write(store: EventStore, progress: bool) -> ImportReport:
@@ -249,7 +308,8 @@ def _write(store: EventStore, progress: bool) -> ImportReport:
             ORDER BY i.position""")
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT ended it already
+            con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("eventlab_import_links")

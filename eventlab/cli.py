@@ -23,7 +23,8 @@ import duckdb
 import pandas as pd
 
 import eventlab
-from eventlab.errors import EventLabError
+from eventlab import schema
+from eventlab.errors import EventLabError, StoreLockedError
 from eventlab.examples import orders
 from eventlab.model import Decider
 from eventlab.queries import QUERIES, run_query
@@ -158,6 +159,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
                            f"or add --force to replace it")
     if args.orders < 1:
         raise CommandError(f"--orders must be at least 1, got {args.orders}")
+    if args.db.exists():
+        _refuse_if_open_elsewhere(args.db)
     for path in (args.db, Path(f"{args.db}.wal")):
         path.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -333,6 +336,17 @@ def _open(db: Path) -> EventStore:
         raise CommandError(f"no store at {str(db)!r}; make one with `eventlab demo --db {db}` "
                            f"or `eventlab load FILE --db {db}`")
     return EventStore(db, read_only=True)
+
+
+def _refuse_if_open_elsewhere(db: Path) -> None:
+    """``--force`` must not delete a store that another process (a notebook kernel) has open for
+    writing: that process would go on writing to a deleted file, and its events would be lost."""
+    try:
+        schema._connect_file(db, read_only=True).close()
+    except StoreLockedError:
+        raise
+    except EventLabError:
+        pass  # damaged, or not a DuckDB file at all: replacing it is what --force is for
 
 
 def _decider_for(store: EventStore, stream_id: str) -> Decider:

@@ -6,6 +6,16 @@ Every message says what was wrong (with the offending value) and what to do inst
 from __future__ import annotations
 
 
+def shown(value: object, limit: int | None = None) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters; never fails itself
+    (Python refuses to write an int of more than 4300 digits as text)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<{type(value).__name__} too long to show>"
+    return text if limit is None else text[:limit]
+
+
 class EventLabError(Exception):
     """Base class of every error eventlab raises on purpose."""
 
@@ -26,7 +36,7 @@ class ConcurrencyError(EventLabError):
         self.actual = actual
         super().__init__(
             f"stream {stream_id!r} is at version {actual}, but the append expected "
-            f"{expected!r}; nothing was written. Read the stream again, decide on its "
+            f"{shown(expected, 80)}; nothing was written. Read the stream again, decide on its "
             f"current state and retry (eventlab.handle does this for you)."
         )
 
@@ -45,7 +55,7 @@ class StoreError(EventLabError):
 
 
 class StoreLockedError(StoreError):
-    """Another process holds the store file open for writing."""
+    """Another process holds the store file open: for writing, or (when this one would write) at all."""
 
 
 class NotAnEventStoreError(StoreError):

@@ -10,14 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
-from eventlab.errors import InvalidEventError, UnknownEventTypeError
+from eventlab.errors import InvalidEventError, UnknownEventTypeError, shown
 
 _registry: dict[str, type] = {}
 
@@ -93,12 +95,12 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -
         upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
             type_name, current, stream_id)
         return lambda data: construct(upgrade(data))
-    field_names = {f.name for f in dataclasses.fields(cls)}
+    fields = set(field_names(cls))
     plain = "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
     new = object.__new__
 
     def build(data: dict) -> object:
-        if plain and data.keys() == field_names:
+        if plain and data.keys() == fields:
             # restore the object the way pickle does, skipping the (slow) frozen __init__:
             # the stored fields are exactly the class's fields, written from such an object
             event = new(cls)
@@ -154,11 +156,14 @@ class RecordedEvent:
         return decode(self.type, self.data, self.schema_version, stream_id=self.stream_id)
 
 
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
+
+
 def check_name(value: object, what: str) -> str:
     """Validate a stream id or event type: a non-empty string without control characters."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidEventError(f"{what} must be a non-empty string, got {value!r}")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidEventError(f"{what} must be a non-empty string, got {shown(value, 80)}")
+    if _CONTROL_CHARACTER.search(value):
         raise InvalidEventError(
             f"{what} {value!r} contains a control character; use printable text only"
         )
@@ -171,16 +176,47 @@ def check_name(value: object, what: str) -> str:
     return value
 
 
+MAX_DEPTH = 100
+"""how deeply event data and metadata may nest lists and dicts"""
+
+
 def to_json(value: Any, what: str) -> str:
     """Encode ``value`` as compact JSON text, refusing anything that would not read back equal."""
-    _check_json(value, what)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return encode_json(value, what)[0]
+
+
+def encode_json(value: Any, what: str) -> tuple[str, Any]:
+    """``value`` as compact JSON text, and the value that text reads back as (equal to ``value``).
+
+    Anything that would not read back equal is refused with a message naming the
+    offending part: NaN, non-string keys, tuples, sets, bytes, lone surrogates...
+    """
+    try:  # the usual case, at C speed: encode, decode, compare
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        if text.count("[") + text.count("{") <= MAX_DEPTH:  # so it cannot nest deeper than that
+            text.encode("utf-8")
+            parsed = json.loads(text)
+            if parsed == value:
+                return text, parsed
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        pass
+    _check_json(value, what)  # walks the value to say exactly what is wrong with it
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text, json.loads(text)
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:
-    if depth > 100:
-        raise InvalidEventError(f"{where} is nested more than 100 levels deep; flatten it")
+    if depth > MAX_DEPTH:
+        raise InvalidEventError(f"{where} is nested more than {MAX_DEPTH} levels deep; flatten it")
     if value is None or isinstance(value, (bool, int)):
+        if isinstance(value, int) and value.bit_length() > 14_000:  # about Python's 4300-digit limit
+            try:
+                str(value)
+            except ValueError:
+                raise InvalidEventError(
+                    f"{where} is an integer of {value.bit_length():,} bits, too long to write as JSON "
+                    f"text (Python reads at most {sys.get_int_max_str_digits()} digits); store it as "
+                    f"a string, e.g. hex(n)") from None
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -204,24 +240,35 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidEventError(
-                    f"{where} has the key {key!r} ({type(key).__name__}); JSON keys must be "
+                    f"{where} has the key {shown(key, 80)} ({type(key).__name__}); JSON keys must be "
                     f"strings, so convert it with str() first"
                 )
             _check_json(key, f"{where} key", depth + 1)
             _check_json(item, f"{where}[{key!r}]", depth + 1)
         return
     raise InvalidEventError(
-        f"{where} is a {type(value).__name__} ({value!r:.80}), which JSON cannot store; "
+        f"{where} is a {type(value).__name__} ({shown(value, 80)}), which JSON cannot store; "
         f"use str, int, float, bool, None, list or dict (e.g. a datetime as .isoformat())"
     )
 
 
 def payload_of(event: object) -> dict:
     """The JSON-able field dict of a domain dataclass (tuples become lists)."""
-    return {f.name: _plain(getattr(event, f.name)) for f in dataclasses.fields(event)}
+    return {name: _plain(getattr(event, name)) for name in field_names(type(event))}
+
+
+@cache
+def field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's field names, in order (looked up once per class)."""
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return payload_of(value)
     if isinstance(value, (list, tuple)):

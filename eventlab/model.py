@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from eventlab import snapshots
+from eventlab import snapshots, statecache
 from eventlab.errors import ConcurrencyError, UnknownEventTypeError
 from eventlab.events import RecordedEvent
 
@@ -80,6 +80,8 @@ def replay(events: Iterable[Any], decider: Decider[S], state: S | None = None) -
     if state is None:
         state = decider.initial_state
     domain_events = [_domain_event(e) if isinstance(e, RecordedEvent) else e for e in events]
+    if not domain_events:
+        return state
     if decider.fold is not None:
         return decider.fold(state, domain_events)
     evolve = decider.evolve
@@ -125,11 +127,7 @@ def handle(
     """
     retries = 0
     while True:
-        snapshot = snapshots.latest(store, stream_id, decider)
-        start = snapshot.version if snapshot else 0
-        recorded = store.read(stream_id, from_version=start + 1)
-        version = recorded[-1].version if recorded else start
-        state = replay(recorded, decider, snapshot.state if snapshot else None)
+        version, state = _current(store, decider, stream_id)
         events = list(decider.decide(command, state))
         if not events:
             return []
@@ -140,5 +138,18 @@ def handle(
                 raise
             retries += 1
             continue
+        statecache.put(store, decider, stream_id, written[-1].version, replay(written, decider, state))
         snapshots.after_append(store, stream_id, decider, version, written[-1].version)
         return written
+
+
+def _current(store: EventStore, decider: Decider[S], stream_id: str) -> tuple[int, S]:
+    """A stream's version and state: from the cache of recent commands, else snapshot + replay."""
+    cached = statecache.get(store, decider, stream_id)
+    if cached is not None:
+        return cached
+    snapshot = snapshots.latest(store, stream_id, decider)
+    start = snapshot.version if snapshot else 0
+    recorded = store.read(stream_id, from_version=start + 1)
+    version = recorded[-1].version if recorded else start
+    return version, replay(recorded, decider, snapshot.state if snapshot else None)

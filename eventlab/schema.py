@@ -8,6 +8,7 @@ client opens them too.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -51,6 +52,7 @@ EVENT_COLUMNS = (
 
 def connect(path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open (and, for a new writable file, create) the store at ``path``; None means in memory."""
+    created = False
     if path is None:
         if read_only:
             raise StoreError("read_only=True needs a file path; an in-memory store is always writable")
@@ -64,14 +66,85 @@ def connect(path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnecti
             )
         if path.is_dir():
             raise StoreError(f"{str(path)!r} is a directory; give the path of a .duckdb file")
-        con = _connect_file(path, read_only)
+        if not path.parent.is_dir():
+            raise StoreError(f"the folder {str(path.parent)!r} does not exist; create it first "
+                             f"(Path({str(path.parent)!r}).mkdir(parents=True)) or choose another path")
+        created = not path.exists()
+        try:
+            con = _connect_file(path, read_only)
+        except StoreError:
+            _remove_if_new(path, created)
+            raise
     try:
         con.execute("SET TimeZone = 'UTC'")
         _ensure_schema(con, path, read_only)
     except duckdb.Error as exc:
         con.close()
-        raise _damaged(path, exc) from None
-    return con
+        if path is not None:
+            _remove_if_new(path, created)
+        raise (file_fault(path, exc) or _damaged(path, exc)) from None
+    return con if path is None else GuardedConnection(con, path)
+
+
+def _remove_if_new(path: Path, created: bool) -> None:
+    """Remove what a failed creation left (e.g. on a full disk), so a retry starts afresh."""
+    if created:
+        for leftover in (path, Path(f"{path}.wal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+
+
+class GuardedConnection:
+    """A store file's DuckDB connection, whose file faults surface as a clear ``StoreError``.
+
+    DuckDB finds a damaged block only when a query reads it, and a full disk only
+    when a commit writes; its own errors do not say what to do. Every other error
+    (a constraint, a mistake in SQL) passes through unchanged. After a fault the
+    statement's transaction is rolled back: nothing of it was written.
+    """
+
+    __slots__ = ("_con", "_path")
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path):
+        self._con = con
+        self._path = path
+
+    def execute(self, query: str, parameters: object = None) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._con.execute(query, parameters)
+        except duckdb.Error as exc:
+            fault = file_fault(self._path, exc)
+            if fault is None:
+                raise
+        with contextlib.suppress(duckdb.Error):
+            self._con.execute("ROLLBACK")
+        raise fault
+
+    def cursor(self) -> GuardedConnection:
+        return GuardedConnection(self._con.cursor(), self._path)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def file_fault(path: Path | None, exc: Exception) -> StoreError | None:
+    """The clear error for a DuckDB error caused by the file itself (damaged, disk full), else None."""
+    message = str(exc)
+    first = message.splitlines()[0] if message else type(exc).__name__
+    where = str(path) if path else "the in-memory store"
+    if "No space left on device" in message or "Disk quota exceeded" in message:
+        return StoreError(f"the disk holding {where!r} is full ({first}); nothing was written. Free some "
+                          f"space, or move the store to a bigger disk, and try again")
+    if "Read-only file system" in message:
+        return StoreError(f"cannot write {where!r}: its file system is read-only ({first}); nothing was "
+                          f"written. Copy the store to a writable folder, or open it with read_only=True")
+    if any(sign in message for sign in ("Corrupt database file", "Could not read enough bytes",
+                                        "does not match stored checksum")):
+        return _damaged(path, exc)
+    if "database has been invalidated" in message:
+        return StoreError(f"{where!r} stopped after an earlier fatal error ({first}); close the store "
+                          f"and open it again")
+    return None
 
 
 def _damaged(path: Path | None, exc: Exception) -> StoreError:
@@ -90,6 +163,14 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         if "lock" in message.lower():
             holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
             who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+            if not read_only:  # the holder may be a writer, or readers (who keep writers out too)
+                raise StoreLockedError(
+                    f"{str(path)!r} is open in {who}, so it cannot be opened for writing here. "
+                    f"DuckDB lets one process write a file at a time, and only while no other "
+                    f"process reads it: close the store there (store.close(), or restart that "
+                    f"notebook kernel), then open it here; to only read it, open it with "
+                    f"EventStore({str(path)!r}, read_only=True) in every process."
+                ) from None
             raise StoreLockedError(
                 f"{str(path)!r} is open for writing in {who}. DuckDB lets one process write a "
                 f"file at a time: close the store there (store.close(), or restart that "
@@ -103,6 +184,8 @@ def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             ) from None
         if "Could not read enough bytes" in message or "Corrupt" in message or "checksum" in message:
             raise _damaged(path, exc) from None
+        if "No space left on device" in message:
+            raise file_fault(path, exc) from None
         if "Permission denied" in message or "Read-only file system" in message:
             raise StoreError(
                 f"cannot write {str(path)!r}: {message.splitlines()[0]}. Choose a writable "

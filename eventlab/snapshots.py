@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import typing
 from dataclasses import dataclass
@@ -136,17 +137,26 @@ def state_from_dict(cls: type, data: Any) -> Any:
     """Rebuild a state of type ``cls`` from ``state_to_dict`` output (enums, nested dataclasses too)."""
     if not dataclasses.is_dataclass(cls) or not isinstance(data, dict):
         return data
-    hints = typing.get_type_hints(cls)
     values = {}
-    for field in dataclasses.fields(cls):
-        value, hint = data[field.name], hints.get(field.name)
-        plain_class = typing.get_origin(hint) is None and isinstance(hint, type)
-        if plain_class and issubclass(hint, enum.Enum) and value is not None:
-            value = hint(value)
-        elif plain_class and dataclasses.is_dataclass(hint):
-            value = state_from_dict(hint, value)
-        values[field.name] = value
+    for name, hint in _field_classes(cls):
+        value = data[name]
+        if hint is not None and value is not None:
+            value = state_from_dict(hint, value) if dataclasses.is_dataclass(hint) else hint(value)
+        values[name] = value
     return cls(**values)
+
+
+@functools.cache
+def _field_classes(cls: type) -> tuple[tuple[str, type | None], ...]:
+    """Each field of a state dataclass, with the class to rebuild it as (an enum or a dataclass), if any."""
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for field in dataclasses.fields(cls):
+        hint = hints.get(field.name)
+        plain_class = typing.get_origin(hint) is None and isinstance(hint, type)
+        rebuilt = plain_class and (issubclass(hint, enum.Enum) or dataclasses.is_dataclass(hint))
+        fields.append((field.name, hint if rebuilt else None))
+    return tuple(fields)
 
 
 def _check_named(decider: Decider) -> None:

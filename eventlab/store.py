@@ -21,6 +21,7 @@ import dataclasses
 import json
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,13 +33,13 @@ import pandas as pd
 import pyarrow as pa
 
 from eventlab import chain, schema
-from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError
+from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
 from eventlab.events import (
     NewEvent,
     RecordedEvent,
     check_name,
+    encode_json,
     payload_of,
-    to_json,
     type_name_of,
 )
 
@@ -88,6 +89,9 @@ class _Draft:
     event_id: str
     caller_event_id: bool
     occurred_at: datetime | None
+    data_value: dict  # ``data`` and ``metadata`` as they read back from the JSON text
+    metadata_value: dict
+    uuid: uuid.UUID
 
 
 @dataclass
@@ -117,11 +121,13 @@ class EventStore:
         self.ids = ids or uuid.uuid4
         """where new event ids come from (see ``eventlab.determinism.seeded_ids`` for repeatable ones)"""
         self._con = schema.connect(path, read_only)
-        self._lock = threading.RLock()
+        self._lock = _lock_for(self.path)
         self._head: _Head | None = None
         self._versions: dict[str, int] | None = None
         self._uow: _UnitOfWork | None = None
         self._has_snapshots: bool | None = None
+        self._generation = 0
+        """bumped whenever appends are rolled back, so caches built on them know they are stale"""
         self.snapshot_policies: dict[str, int] = {}
         """decider name -> take a snapshot every n events (see ``eventlab.snapshots.every``)"""
 
@@ -179,11 +185,16 @@ class EventStore:
                 yield self
                 return
             self._check_writable()
+            if self._head is not None and self._stored_head() != self._head.position:
+                self._invalidate_caches()  # another connection to the file appended: start from the log
             self._load_caches()
             uow = _UnitOfWork(head=dataclasses.replace(self._head))
             self._uow = uow
             try:
                 yield self
+            except BaseException:
+                self._generation += 1  # the unit's appends are discarded
+                raise
             finally:
                 self._uow = None
             self._commit(uow)
@@ -359,18 +370,27 @@ class EventStore:
                 "SELECT stream_id, max(version) FROM events GROUP BY stream_id").fetchall()
             self._versions = dict(rows)
 
+    def _stored_version(self, stream_id: str) -> int:
+        """A stream's version as stored, past the cache (which another connection may have outdated)."""
+        return int(self._con.execute("SELECT coalesce(max(version), 0) FROM events WHERE stream_id = ?",
+                                     [stream_id]).fetchall()[0][0])
+
+    def _stored_head(self) -> int:
+        return int(self._con.execute("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0])
+
     def _invalidate_caches(self) -> None:
+        self._generation += 1
         self._head = None
         self._versions = None
 
     def _drafts(self, events: Sequence[object], metadata: dict | None) -> list[_Draft]:
         if isinstance(events, (str, bytes, dict)) or not isinstance(events, (list, tuple)):
             raise InvalidEventError(
-                f"events must be a list of events, got {type(events).__name__} ({events!r:.80}); "
+                f"events must be a list of events, got {type(events).__name__} ({shown(events, 80)}); "
                 f"wrap a single event in a list: append(stream_id, [event], ...)"
             )
         if metadata is not None and not isinstance(metadata, dict):
-            raise InvalidEventError(f"metadata must be a dict, got {metadata!r:.80}")
+            raise InvalidEventError(f"metadata must be a dict, got {shown(metadata, 80)}")
         drafts = [_draft(event, metadata or {}, i, self.ids) for i, event in enumerate(events)]
         ids = [d.event_id for d in drafts]
         if len(set(ids)) != len(ids):
@@ -409,7 +429,7 @@ class EventStore:
                 f"the store's clock returned {moment!r}; it must return a timezone-aware "
                 f"datetime, e.g. datetime.now(timezone.utc)"
             )
-        moment = moment.astimezone(timezone.utc)
+        moment = _to_utc(moment, "the store's clock returned")
         # recorded_at never goes backwards, so "as of T" is always a prefix of the log
         return moment if head.recorded_at is None or moment >= head.recorded_at else head.recorded_at
 
@@ -430,28 +450,32 @@ class EventStore:
                          draft.schema_version, draft.event_id, draft.occurred_at, recorded_at,
                          prev_hash, hash_))
             records.append(RecordedEvent(
-                stream_id, version, position, draft.type, json.loads(draft.data),
-                json.loads(draft.metadata), uuid.UUID(draft.event_id), recorded_at,
-                draft.occurred_at, draft.schema_version))
+                stream_id, version, position, draft.type, draft.data_value, draft.metadata_value,
+                draft.uuid, recorded_at, draft.occurred_at, draft.schema_version))
             prev_hash = hash_
         return rows, records, _Head(position, prev_hash, recorded_at)
 
     def _append_now(self, stream_id: str, drafts: list[_Draft], expected: ExpectedVersion
                     ) -> list[RecordedEvent]:
-        for attempt in (1, 2):
+        for attempt in (1, 2, 3):
             self._load_caches()
             actual = self._versions.get(stream_id, 0)
+            mismatch = expected != "any" and (0 if expected == "no stream" else expected) != actual
+            if attempt == 1 and mismatch and self._stored_version(stream_id) != actual:
+                self._invalidate_caches()  # another connection to the file wrote to this stream: look again
+                continue
             _check_version(stream_id, expected, actual)
             if not drafts:
                 return []
             rows, records, head = self._place(self._head, stream_id, actual, drafts)
             try:
                 self._insert(rows)
-            except duckdb.ConstraintException:
+            except duckdb.ConstraintException as exc:
                 # another connection wrote since we cached the head: reload and look again
                 self._invalidate_caches()
-                if attempt == 2:
-                    raise
+                if attempt == 3:
+                    raise StoreError(f"another connection to this store kept appending at the same moment; "
+                                     f"nothing was written, try again ({str(exc).splitlines()[0]})") from None
                 continue
             self._head = head
             self._versions[stream_id] = records[-1].version
@@ -478,14 +502,21 @@ class EventStore:
         try:
             self._insert(uow.rows)
             self._con.execute("COMMIT")
+        except StoreError:  # a file fault (disk full, damage): rolled back already, nothing was written
+            self._invalidate_caches()
+            raise
         except duckdb.Error as exc:
-            self._con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT ended it already
+                self._con.execute("ROLLBACK")
             self._invalidate_caches()
             self._load_caches()
             for stream_id, version in uow.read_versions.items():
                 if self._versions.get(stream_id, 0) != version:
                     raise ConcurrencyError(stream_id, version, self._versions.get(stream_id, 0)) from None
-            raise StoreError(f"the unit of work could not be committed, nothing was written: {exc}") from exc
+            clash = isinstance(exc, (duckdb.ConstraintException, duckdb.TransactionException))
+            raise StoreError(f"the unit of work could not be committed, nothing was written: {exc}" + (
+                "; another connection to this store appended meanwhile: run the unit of work again"
+                if clash else "")) from exc
         self._head = uow.head
         self._versions.update(uow.versions)
 
@@ -519,6 +550,27 @@ class EventStore:
         return " AND ".join(clauses), params
 
 
+_file_locks: weakref.WeakValueDictionary[str, threading.RLock] = weakref.WeakValueDictionary()
+_file_locks_guard = threading.Lock()
+
+
+def _lock_for(path: Path | None) -> threading.RLock:
+    """The lock of a store: shared by every EventStore on the same file in this process.
+
+    Only one process can write a file, so sharing the lock within it makes writers on
+    one file take turns as if they were one store: none can slip an event in between
+    another's reading the head of the log and appending after it.
+    """
+    if path is None:
+        return threading.RLock()
+    key = str(path.resolve())
+    with _file_locks_guard:
+        lock = _file_locks.get(key)
+        if lock is None:
+            lock = _file_locks[key] = threading.RLock()
+        return lock
+
+
 def aware(moment: object, what: str) -> datetime:
     """Check that ``moment`` is a timezone-aware datetime (naive ones are ambiguous)."""
     if not isinstance(moment, datetime):
@@ -531,39 +583,64 @@ def aware(moment: object, what: str) -> datetime:
     return moment
 
 
+def _to_utc(moment: datetime, what: str) -> datetime:
+    """``moment`` in UTC; a moment near year 1 or 9999 may not exist there (``datetime`` stops)."""
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidEventError(f"{what} {moment!r}, which is outside years 1 to 9999 in UTC; "
+                                f"give a moment inside that range") from None
+
+
+def _payload(event: object, where: str) -> dict:
+    try:
+        return payload_of(event)
+    except RecursionError:
+        raise InvalidEventError(f"{where} ({type(event).__name__}) holds a list or dict that contains "
+                                f"itself, or is nested too deeply to store; flatten it") from None
+
+
 def _draft(event: object, metadata: dict, index: int, ids: Callable[[], uuid.UUID]) -> _Draft:
     where = f"event {index}"
     if isinstance(event, (NewEvent, RecordedEvent)):
+        if not isinstance(event.metadata, dict):
+            raise InvalidEventError(f"{where} metadata must be a dict, got {shown(event.metadata, 80)}")
         type_name, data, meta = event.type, event.data, {**metadata, **event.metadata}
         given_id, occurred_at, schema_version = event.event_id, event.occurred_at, event.schema_version
     elif dataclasses.is_dataclass(event) and not isinstance(event, type):
-        type_name, data, meta = type_name_of(event), payload_of(event), metadata
+        type_name, data, meta = type_name_of(event), _payload(event, where), metadata
         given_id, occurred_at = None, None
         schema_version = type(event).__eventlab_schema_version__
     else:
         raise InvalidEventError(
-            f"{where} is a {type(event).__name__} ({event!r:.80}); give a dataclass event "
+            f"{where} is a {type(event).__name__} ({shown(event, 80)}); give a dataclass event "
             f"(see eventlab.event_type) or eventlab.NewEvent(type, data)"
         )
     check_name(type_name, f"{where} type")
     if not isinstance(data, dict):
-        raise InvalidEventError(f"{where} ({type_name}) data must be a dict, got {data!r:.80}")
-    if isinstance(schema_version, bool) or not isinstance(schema_version, int) or schema_version < 1:
-        raise InvalidEventError(f"{where} schema_version must be a positive int, got {schema_version!r}")
+        raise InvalidEventError(f"{where} ({type_name}) data must be a dict, got {shown(data, 80)}")
+    if isinstance(schema_version, bool) or not isinstance(schema_version, int) \
+            or not 1 <= schema_version < 2**31:
+        raise InvalidEventError(f"{where} schema_version must be an int from 1 to 2**31 - 1, "
+                                f"got {shown(schema_version, 80)}")
     if occurred_at is not None:
-        occurred_at = aware(occurred_at, f"{where} occurred_at").astimezone(timezone.utc)
-    return _Draft(type_name, to_json(data, f"{where} ({type_name}) data"),
-                  to_json(meta, f"{where} metadata"), schema_version,
-                  _event_id(given_id, where, ids), given_id is not None, occurred_at)
+        occurred_at = _to_utc(aware(occurred_at, f"{where} occurred_at"), f"{where} occurred_at")
+    data_text, data_value = encode_json(data, f"{where} ({type_name}) data")
+    metadata_text, metadata_value = encode_json(meta, f"{where} metadata")
+    event_id = _event_id(given_id, where, ids)
+    return _Draft(type_name, data_text, metadata_text, schema_version, str(event_id), given_id is not None,
+                  occurred_at, data_value, metadata_value, event_id)
 
 
-def _event_id(given: object, where: str, ids: Callable[[], uuid.UUID]) -> str:
+def _event_id(given: object, where: str, ids: Callable[[], uuid.UUID]) -> uuid.UUID:
     if given is None:
-        return str(ids())
+        given = ids()
+    if isinstance(given, uuid.UUID):
+        return given
     try:
-        return str(given if isinstance(given, uuid.UUID) else uuid.UUID(str(given)))
+        return uuid.UUID(str(given))
     except ValueError:
-        raise InvalidEventError(f"{where} event_id {given!r} is not a UUID") from None
+        raise InvalidEventError(f"{where} event_id {shown(given, 80)} is not a UUID") from None
 
 
 def _check_expected(expected: object) -> ExpectedVersion:
@@ -571,7 +648,7 @@ def _check_expected(expected: object) -> ExpectedVersion:
         return expected
     if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
         raise InvalidEventError(
-            f"expected_version must be an int >= 0, 'no stream' or 'any', got {expected!r}"
+            f"expected_version must be an int >= 0, 'no stream' or 'any', got {shown(expected, 80)}"
         )
     return expected
 

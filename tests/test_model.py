@@ -192,6 +192,26 @@ def test_a_failing_unit_of_work_writes_none_of_its_commands(store):
     assert store.read_all() == []
 
 
+def test_handle_never_decides_on_a_state_from_rolled_back_appends(store):
+    """handle remembers the states it leaves; a rollback must make them stale."""
+    handle(store, decider, "order-1", PlaceOrder("1", 7, ["a"]))
+    with pytest.raises(RuntimeError), store.unit_of_work():
+        handle(store, decider, "order-1", AddItem("1", "ghost"))
+        raise RuntimeError("the unit of work fails")
+    store.append("order-1", [ItemAdded("1", "b")], expected_version=1)  # the same version, other facts
+    handle(store, decider, "order-1", RemoveItem("1", "b"))
+    with pytest.raises(CommandRejected, match="ghost"):
+        handle(store, decider, "order-1", RemoveItem("1", "ghost"))
+    assert replay(store.read("order-1"), decider).items == ["a"]
+
+
+def test_handle_sees_appends_made_without_it(store):
+    handle(store, decider, "order-1", PlaceOrder("1", 7, ["a"]))
+    store.append("order-1", [OrderPaid("1", 10)], expected_version=1)
+    with pytest.raises(CommandRejected, match="already paid"):
+        handle(store, decider, "order-1", PayOrder("1", 10))
+
+
 def commands_for(order_id: str) -> st.SearchStrategy:
     items = st.sampled_from("abc")
     add_item = st.builds(AddItem, st.just(order_id), items)

@@ -249,7 +249,7 @@ def test_a_file_held_by_another_process_gives_a_clear_error(tmp_path):
         code = f"import eventlab; eventlab.EventStore({str(path)!r})"
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "StoreLockedError" in result.stderr
-    assert "open for writing in process" in result.stderr and "read_only=True" in result.stderr
+    assert "is open in process" in result.stderr and "read_only=True" in result.stderr
 
 
 def test_files_that_are_not_stores_are_refused_untouched(tmp_path):

@@ -236,6 +236,8 @@ def _commit(con: duckdb.DuckDBPyConnection, projection: Projection, first: int, 
         except BaseException:
             _rollback(con)
             raise
+    except StoreError:
+        raise  # the file failed (a full disk, a damaged block), not an event: splitting would not help
     except Exception as exc:
         if last <= first:
             raise _failure(con, projection, first, exc, reset) from exc
