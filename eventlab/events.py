@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 import re
 import sys
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
+from itertools import repeat
 from typing import Any
 
 from eventlab.errors import InvalidEventError, UnknownEventTypeError, shown
@@ -77,10 +79,13 @@ def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: st
     return decoder_for(type_name, schema_version, stream_id)(data)
 
 
-def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -> Callable[[dict], object]:
+def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *,
+                adopt: bool = False) -> Callable[[dict], object]:
     """The function that turns stored data of this type and schema version into its domain object.
 
-    Replays look it up once per type instead of once per event.
+    Replays look it up once per type instead of once per event. With ``adopt=True``
+    the event takes the data dict itself as its attributes instead of a copy: only
+    for dicts nobody else holds, such as those just parsed from the log.
     """
     cls = _registry.get(type_name)
     if cls is None:
@@ -93,18 +98,20 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -
         from eventlab.upcasting import chain_for
 
         upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
-            type_name, current, stream_id)
+            type_name, current, stream_id, adopt=True)  # the upgraded dict is a new one
         return lambda data: construct(upgrade(data))
-    fields = set(field_names(cls))
-    plain = "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
-    new = object.__new__
+    fields, plain = _field_set(cls), _plain(cls)
+    new, set_attribute = object.__new__, object.__setattr__
 
     def build(data: dict) -> object:
         if plain and data.keys() == fields:
             # restore the object the way pickle does, skipping the (slow) frozen __init__:
             # the stored fields are exactly the class's fields, written from such an object
             event = new(cls)
-            event.__dict__.update(data)
+            if adopt:
+                set_attribute(event, "__dict__", data)
+            else:
+                event.__dict__.update(data)
             return event
         try:
             return cls(**data)
@@ -115,6 +122,24 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -
             ) from exc
 
     return build
+
+
+def decode_many(type_name: str, schema_version: int, payloads: list[dict], stream_id: str = "?"
+                ) -> list[object]:
+    """Events of one type and schema version from freshly parsed dicts, which they adopt.
+
+    The fast path of replays: when every dict holds exactly the class's fields,
+    the objects are made in one sweep without a call per event.
+    """
+    cls = _registry.get(type_name)
+    if (cls is not None and schema_version == getattr(cls, "__eventlab_schema_version__", 1)
+            and _plain(cls) and all(map(operator.eq, map(dict.keys, payloads), repeat(_field_set(cls))))):
+        events = list(map(object.__new__, repeat(cls, len(payloads))))
+        set_attribute = object.__setattr__
+        for event, data in zip(events, payloads):
+            set_attribute(event, "__dict__", data)
+        return events
+    return list(map(decoder_for(type_name, schema_version, stream_id, adopt=True), payloads))
 
 
 @dataclass(frozen=True)
@@ -255,6 +280,16 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
 def payload_of(event: object) -> dict:
     """The JSON-able field dict of a domain dataclass (tuples become lists)."""
     return {name: _plain(getattr(event, name)) for name in field_names(type(event))}
+
+
+@cache
+def _field_set(cls: type) -> frozenset[str]:
+    return frozenset(field_names(cls))
+
+
+def _plain(cls: type) -> bool:
+    """Whether instances keep their fields in ``__dict__`` and need no ``__post_init__`` on the way in."""
+    return "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
 
 
 @cache

@@ -31,8 +31,6 @@ uuid5 of the arguments. The same arguments give the same log, hash for hash.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import itertools
 import json
 import uuid
@@ -50,6 +48,7 @@ import pandas as pd
 from eventlab.errors import CommandRejected, EventLabError
 from eventlab.events import type_name_of
 from eventlab.examples import orders
+from eventlab.gcpause import gc_paused
 from eventlab.model import Decider, replay
 from eventlab.store import EventStore
 
@@ -112,14 +111,14 @@ def generate_weeks(n_orders: int = 1000, seed: int = 7, *, start: datetime = STA
         raise EventLabError(f"the sample needs n_orders >= 0 and weeks >= 1, got {n_orders} and {weeks}")
     rng = Random(seed)
     shop = _Shop(rng)
-    with _without_gc():
+    with gc_paused():
         actions = [action for action in _plan(rng, n_orders, start, weeks) if action[0] < weeks * WEEK]
     sample = str(uuid.uuid5(_NAMESPACE, f"{seed}/{n_orders}/{start.isoformat()}/{weeks}"))
     bar = tqdm(total=len(actions), desc="simulating", unit="command", unit_scale=True, disable=not progress)
     position = 1
     for _, week in itertools.groupby(actions, key=lambda action: action[0] // WEEK):
         week = list(week)
-        with _without_gc():
+        with gc_paused():
             for second, _, kind, key, argument in week:
                 shop.now = second
                 getattr(shop, kind)(key, argument)
@@ -376,22 +375,6 @@ def _frame(log: list[tuple], start: datetime, id_prefix: str, first_position: in
         moments = origin + pd.to_timedelta(frame.pop(column), unit="s")
         frame[f"{column}_at"] = moments.astype("datetime64[us, UTC]")
     return frame[COLUMNS]
-
-
-@contextlib.contextmanager
-def _without_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the simulation runs.
-
-    It makes millions of objects that live until the end (states, plans, rows); the
-    collector would scan them again and again, a sixth of the run time at a million events.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def main(argv: list[str] | None = None) -> None:

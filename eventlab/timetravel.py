@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,7 +27,8 @@ import pandas as pd
 
 from eventlab import snapshots
 from eventlab.errors import InvalidEventError
-from eventlab.events import RecordedEvent, decoder_for
+from eventlab.events import RecordedEvent, decode_many
+from eventlab.gcpause import gc_paused
 from eventlab.model import Decider, replay
 from eventlab.store import EventStore, aware
 
@@ -59,8 +60,9 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         SELECT type, data, schema_version FROM events
         WHERE stream_id = ? AND version > ? AND {where} ORDER BY version""",
         [stream_id, snapshot.version if snapshot else 0, *params])
-    events = _decoded(stream_id, columns["type"], columns["data"], columns["schema_version"])
-    return replay(events, decider, snapshot.state if snapshot else None)
+    with gc_paused():  # a long stream makes many objects that all live until the end
+        events = _decoded(stream_id, columns["type"], columns["data"], columns["schema_version"])
+        return replay(events, decider, snapshot.state if snapshot else None)
 
 
 def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:
@@ -197,11 +199,19 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
     return pd.DataFrame(table, columns=["stream_id", *state_columns(decider)])
 
 
-def _decoded(stream_id: str, types: Iterable[str], datas: Sequence[str],
-             schema_versions: Iterable[int]) -> list[object]:
-    """Domain events straight from columns, skipping RecordedEvent objects (the fast replay path)."""
-    payloads = json.loads("[" + ",".join(datas) + "]")  # one parse for the whole run
-    decoders: dict[tuple[str, int], Callable[[dict], object]] = {}
-    for key in set(zip(types, schema_versions)):
-        decoders[key] = decoder_for(key[0], key[1], stream_id)
-    return [decoders[key](data) for key, data in zip(zip(types, schema_versions), payloads)]
+def _decoded(stream_id: str, types: np.ndarray, datas: Sequence[str], schema_versions: np.ndarray
+             ) -> list[object]:
+    """Domain events straight from columns, skipping RecordedEvent objects (the fast replay path).
+
+    One ``json.loads`` parses the whole run, and each stretch of events of one
+    type becomes objects in one sweep, adopting the freshly parsed dicts.
+    """
+    if not len(datas):
+        return []
+    payloads = json.loads("[" + ",".join(datas) + "]")
+    changes = (types[1:] != types[:-1]) | (schema_versions[1:] != schema_versions[:-1])
+    bounds = [0, *(np.flatnonzero(changes) + 1).tolist(), len(payloads)]
+    events: list[object] = []
+    for start, end in itertools.pairwise(bounds):
+        events += decode_many(types[start], int(schema_versions[start]), payloads[start:end], stream_id)
+    return events
