@@ -100,7 +100,7 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
         upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
             type_name, current, stream_id, adopt=True)  # the upgraded dict is a new one
         return lambda data: construct(upgrade(data))
-    fields, plain = _field_set(cls), _plain(cls)
+    fields, plain = _field_set(cls), _restorable(cls)
     new, set_attribute = object.__new__, object.__setattr__
 
     def build(data: dict) -> object:
@@ -133,7 +133,8 @@ def decode_many(type_name: str, schema_version: int, payloads: list[dict], strea
     """
     cls = _registry.get(type_name)
     if (cls is not None and schema_version == getattr(cls, "__eventlab_schema_version__", 1)
-            and _plain(cls) and all(map(operator.eq, map(dict.keys, payloads), repeat(_field_set(cls))))):
+            and _restorable(cls)
+            and all(map(operator.eq, map(dict.keys, payloads), repeat(_field_set(cls))))):
         events = list(map(object.__new__, repeat(cls, len(payloads))))
         set_attribute = object.__setattr__
         for event, data in zip(events, payloads):
@@ -287,7 +288,7 @@ def _field_set(cls: type) -> frozenset[str]:
     return frozenset(field_names(cls))
 
 
-def _plain(cls: type) -> bool:
+def _restorable(cls: type) -> bool:
     """Whether instances keep their fields in ``__dict__`` and need no ``__post_init__`` on the way in."""
     return "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
 

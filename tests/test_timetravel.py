@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
@@ -155,3 +156,44 @@ def test_states_at_equals_the_per_stream_folds_in_python_and_in_sql(history_, da
         assert (row.items, row.paid, row.status) == (state.items, state.paid, state.status)
     streams_then = {r.stream_id for r in store.read_all(to_position=position)}
     assert set(python["stream_id"]) == streams_then
+
+
+@eventlab.event_type("Tallied")
+@dataclass(frozen=True)
+class Tallied:
+    """An event whose ``__post_init__`` derives a field: replay must run it, not skip it."""
+
+    amounts: list
+    total: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "total", sum(self.amounts))
+
+
+@eventlab.event_type("Ticked")
+@dataclass(frozen=True, slots=True)
+class Ticked:
+    """A slotted event: it has no ``__dict__`` to restore."""
+
+    n: int
+
+
+tally = eventlab.Decider(initial_state=(), evolve=lambda state, event: (*state, event),
+                         decide=lambda command, state: [])
+
+
+def test_replay_builds_events_the_way_their_class_wants():
+    store = eventlab.EventStore()
+    store.append("tally-1", [NewEvent("Tallied", {"amounts": [1, 2], "total": 99}), Ticked(1), Ticked(2),
+                             Tallied([5])], 0)
+    replayed = state_at(store, "tally-1", tally)
+    assert replayed == (Tallied([1, 2]), Ticked(1), Ticked(2), Tallied([5]))
+    assert replayed[0].total == 3  # __post_init__ ran on the way back in
+    assert [event.n for event in replayed[1:3]] == [1, 2]
+
+
+def test_stored_data_that_does_not_fit_its_class_is_reported():
+    store = eventlab.EventStore()
+    store.append("order-9", [orders.OrderPlaced("9", 1, []), NewEvent("ItemAdded", {"order_id": "9"})], 0)
+    with pytest.raises(eventlab.UnknownEventTypeError, match="ItemAdded.*order-9.*does not fit"):
+        state_at(store, "order-9", orders.decider)
