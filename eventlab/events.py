@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, cached_property
+from functools import cache
 from itertools import repeat
 from typing import Any
 
@@ -76,6 +76,9 @@ def type_name_of(event: object) -> str:
 
 def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: str = "?") -> object:
     """Turn stored ``type``/``data`` back into the registered domain object."""
+    cls = _registry.get(type_name)
+    if cls is not None and schema_version == getattr(cls, "__eventlab_schema_version__", 1):
+        return _builder(cls, False)(data, stream_id)
     return decoder_for(type_name, schema_version, stream_id)(data)
 
 
@@ -100,10 +103,17 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
         upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
             type_name, current, stream_id, adopt=True)  # the upgraded dict is a new one
         return lambda data: construct(upgrade(data))
+    build = _builder(cls, adopt)
+    return lambda data: build(data, stream_id)
+
+
+@cache
+def _builder(cls: type, adopt: bool) -> Callable[[dict, str], object]:
+    """``build(data, stream_id)`` for one event class, made once per class."""
     fields, plain = _field_set(cls), _restorable(cls)
     new, set_attribute = object.__new__, object.__setattr__
 
-    def build(data: dict) -> object:
+    def build(data: dict, stream_id: str) -> object:
         if plain and data.keys() == fields:
             # restore the object the way pickle does, skipping the (slow) frozen __init__:
             # the stored fields are exactly the class's fields, written from such an object
@@ -117,7 +127,7 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
             return cls(**data)
         except TypeError as exc:
             raise UnknownEventTypeError(
-                f"stored data of {type_name!r} (stream {stream_id!r}) does not fit "
+                f"stored data of {cls.__eventlab_type__!r} (stream {stream_id!r}) does not fit "
                 f"{cls.__qualname__}: {exc}"
             ) from exc
 
@@ -174,19 +184,48 @@ class RecordedEvent:
     occurred_at: datetime | None = None
     schema_version: int = 1
 
-    @cached_property
+    @property
     def event(self) -> object | None:
-        """The domain object, when a class is registered for ``type``; otherwise None."""
-        if self.type not in _registry:
-            return None
-        return decode(self.type, self.data, self.schema_version, stream_id=self.stream_id)
+        """The domain object, when a class is registered for ``type``; otherwise None (decoded once)."""
+        cached = self.__dict__.get("_event", _UNDECODED)
+        if cached is _UNDECODED:
+            cached = None if self.type not in _registry else decode(
+                self.type, self.data, self.schema_version, stream_id=self.stream_id)
+            self.__dict__["_event"] = cached  # not a field: equality and repr ignore it
+        return cached
+
+
+_UNDECODED = object()
+
+
+def recorded_event(stream_id: str, version: int, position: int, type_: str, data: dict, metadata: dict,
+                   event_id: uuid.UUID, recorded_at: datetime, occurred_at: datetime | None,
+                   schema_version: int) -> RecordedEvent:
+    """A ``RecordedEvent`` made the fast way, for the store's own reads and writes.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+    which costs more than the rest of an append; the store's values are already
+    checked, so it fills the fields in one step instead.
+    """
+    record = object.__new__(RecordedEvent)
+    object.__setattr__(record, "__dict__", {
+        "stream_id": stream_id, "version": version, "position": position, "type": type_, "data": data,
+        "metadata": metadata, "event_id": event_id, "recorded_at": recorded_at, "occurred_at": occurred_at,
+        "schema_version": schema_version})
+    return record
 
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")
 
 
+_VALID_NAMES: set[str] = set()
+"""names that passed ``check_name`` lately: a stream id is checked at every append"""
+
+
 def check_name(value: object, what: str) -> str:
     """Validate a stream id or event type: a non-empty string without control characters."""
+    if type(value) is str and value in _VALID_NAMES:
+        return value
     if not isinstance(value, str) or not value.strip():
         raise InvalidEventError(f"{what} must be a non-empty string, got {shown(value, 80)}")
     if _CONTROL_CHARACTER.search(value):
@@ -199,6 +238,10 @@ def check_name(value: object, what: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidEventError(f"{what} {value!r} is not valid Unicode text: {exc.reason}") from None
+    if type(value) is str:
+        if len(_VALID_NAMES) >= 100_000:
+            _VALID_NAMES.clear()
+        _VALID_NAMES.add(value)
     return value
 
 
@@ -206,21 +249,42 @@ MAX_DEPTH = 100
 """how deeply event data and metadata may nest lists and dicts"""
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_iterencode = (json.encoder.c_make_encoder(None, _ENCODER.default, json.encoder.encode_basestring, None,
+                                           ":", ",", False, False, False)
+               if json.encoder.c_make_encoder else None)
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as compact UTF-8 JSON text, refusing NaN and Infinity (raises ValueError, TypeError).
+
+    The store's one JSON dialect. The C encoder is built once: ``json.dumps`` with
+    options builds a new one per call, which costs more than the encoding itself.
+    """
+    return "".join(_iterencode(value, 0)) if _iterencode else _ENCODER.encode(value)
+
+
 def to_json(value: Any, what: str) -> str:
     """Encode ``value`` as compact JSON text, refusing anything that would not read back equal."""
     return encode_json(value, what)[0]
 
 
-def encode_json(value: Any, what: str) -> tuple[str, Any]:
+def encode_json(value: Any, what: str, *, fresh: bool = False) -> tuple[str, Any]:
     """``value`` as compact JSON text, and the value that text reads back as (equal to ``value``).
 
     Anything that would not read back equal is refused with a message naming the
     offending part: NaN, non-string keys, tuples, sets, bytes, lone surrogates...
+    ``fresh=True`` says nobody else holds ``value``: if it is a flat dict of plain
+    scalars (and lists of them) it is returned as it is instead of a parsed copy.
     """
+    if type(value) is dict and not value:
+        return "{}", {}
     try:  # the usual case, at C speed: encode, decode, compare
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = compact_json(value)
         if text.count("[") + text.count("{") <= MAX_DEPTH:  # so it cannot nest deeper than that
             text.encode("utf-8")
+            if fresh and _flat(value):  # such values read back equal: no need to parse them again
+                return text, value
             parsed = json.loads(text)
             if parsed == value:
                 return text, parsed
@@ -229,6 +293,20 @@ def encode_json(value: Any, what: str) -> tuple[str, Any]:
     _check_json(value, what)  # walks the value to say exactly what is wrong with it
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text, json.loads(text)
+
+
+def _flat(value: dict) -> bool:
+    """A dict of string keys and exact str/int/float/bool/None values, or lists of those."""
+    if type(value) is not dict:
+        return False
+    scalars = _SCALARS
+    for key, item in value.items():
+        if type(key) is not str:
+            return False
+        kind = type(item)
+        if kind not in scalars and not (kind is list and all(type(x) in scalars for x in item)):
+            return False
+    return True
 
 
 def _check_json(value: Any, where: str, depth: int = 0) -> None:

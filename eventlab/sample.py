@@ -46,7 +46,7 @@ from typing import Any
 import pandas as pd
 
 from eventlab.errors import CommandRejected, EventLabError
-from eventlab.events import type_name_of
+from eventlab.events import compact_json, type_name_of
 from eventlab.examples import orders
 from eventlab.gcpause import gc_paused
 from eventlab.model import Decider, replay
@@ -76,9 +76,6 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/eventlab/sample"
 _LATE = json.dumps({"channel": "bank-transfer",
                     "note": "reported by the bank days after the customer paid; "
                             "occurred_at is when the money moved"})
-# the store's own JSON encoding (eventlab.events.to_json), built once: json.dumps builds one per call
-_to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
 Action = tuple[int, int, str, str, Any]  # (second since start, sequence, kind, order id or sku, argument)
 
 
@@ -283,7 +280,7 @@ class _Shop:
             for event in events:
                 version += 1
                 # vars(event) is payload_of(event) for these events: their fields are plain JSON values
-                log((now, occurred, stream_id, version, type_name_of(event), _to_json(vars(event)),
+                log((now, occurred, stream_id, version, type_name_of(event), compact_json(vars(event)),
                      metadata, type(event).__eventlab_schema_version__))
             self.streams[stream_id] = (version, replay(events, decider, state))
         return True

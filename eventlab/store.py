@@ -40,6 +40,7 @@ from eventlab.events import (
     check_name,
     encode_json,
     payload_of,
+    recorded_event,
     type_name_of,
 )
 
@@ -78,7 +79,7 @@ class _Head:
     recorded_at: datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """An event validated and encoded, not yet placed in the log."""
 
@@ -449,7 +450,7 @@ class EventStore:
             rows.append((position, stream_id, version, draft.type, draft.data, draft.metadata,
                          draft.schema_version, draft.event_id, draft.occurred_at, recorded_at,
                          prev_hash, hash_))
-            records.append(RecordedEvent(
+            records.append(recorded_event(
                 stream_id, version, position, draft.type, draft.data_value, draft.metadata_value,
                 draft.uuid, recorded_at, draft.occurred_at, draft.schema_version))
             prev_hash = hash_
@@ -526,8 +527,9 @@ class EventStore:
                 f"INSERT INTO events VALUES {', '.join([_INSERT_ROW] * len(rows))}",
                 [value for row in rows for value in row])
             return
-        table = pa.Table.from_pylist(
-            [dict(zip(schema.EVENT_COLUMNS, row)) for row in rows], schema=_ARROW_SCHEMA)
+        columns = zip(zip(*rows), _ARROW_SCHEMA.types)  # a whole column at a time, at C speed
+        table = pa.Table.from_arrays([pa.array(values, kind) for values, kind in columns],
+                                     schema=_ARROW_SCHEMA)
         self._con.register("eventlab_pending", table)
         try:
             self._con.execute(_INSERT_FROM_ARROW.format(table="eventlab_pending"))
@@ -607,8 +609,10 @@ def _draft(event: object, metadata: dict, index: int, ids: Callable[[], uuid.UUI
             raise InvalidEventError(f"{where} metadata must be a dict, got {shown(event.metadata, 80)}")
         type_name, data, meta = event.type, event.data, {**metadata, **event.metadata}
         given_id, occurred_at, schema_version = event.event_id, event.occurred_at, event.schema_version
+        fresh = False  # the caller's dict: the record gets its own copy
     elif dataclasses.is_dataclass(event) and not isinstance(event, type):
         type_name, data, meta = type_name_of(event), _payload(event, where), metadata
+        fresh = True  # made just now from the event's fields
         given_id, occurred_at = None, None
         schema_version = type(event).__eventlab_schema_version__
     else:
@@ -625,7 +629,7 @@ def _draft(event: object, metadata: dict, index: int, ids: Callable[[], uuid.UUI
                                 f"got {shown(schema_version, 80)}")
     if occurred_at is not None:
         occurred_at = _to_utc(aware(occurred_at, f"{where} occurred_at"), f"{where} occurred_at")
-    data_text, data_value = encode_json(data, f"{where} ({type_name}) data")
+    data_text, data_value = encode_json(data, f"{where} ({type_name}) data", fresh=fresh)
     metadata_text, metadata_value = encode_json(meta, f"{where} metadata")
     event_id = _event_id(given_id, where, ids)
     return _Draft(type_name, data_text, metadata_text, schema_version, str(event_id), given_id is not None,
@@ -666,7 +670,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 def _records(rows: list[tuple]) -> list[RecordedEvent]:
     loads = json.loads
-    return [RecordedEvent(stream_id, version, position, type_, loads(data), loads(metadata),
+    return [recorded_event(stream_id, version, position, type_, loads(data), loads(metadata),
                           event_id, _utc(recorded_at), _utc(occurred_at), schema_version)
             for (position, stream_id, version, type_, data, metadata, event_id,
                  recorded_at, occurred_at, schema_version) in rows]
