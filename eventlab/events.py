@@ -142,15 +142,21 @@ def decode_many(type_name: str, schema_version: int, payloads: list[dict], strea
     the objects are made in one sweep without a call per event.
     """
     cls = _registry.get(type_name)
-    if (cls is not None and schema_version == getattr(cls, "__eventlab_schema_version__", 1)
-            and _restorable(cls)
-            and all(map(operator.eq, map(dict.keys, payloads), repeat(_field_set(cls))))):
+    fields = _restorable_fields(cls) if cls is not None else None
+    if (fields is not None and schema_version == cls.__eventlab_schema_version__
+            and all(map(operator.eq, map(dict.keys, payloads), repeat(fields)))):
         events = list(map(object.__new__, repeat(cls, len(payloads))))
         set_attribute = object.__setattr__
         for event, data in zip(events, payloads):
             set_attribute(event, "__dict__", data)
         return events
     return list(map(decoder_for(type_name, schema_version, stream_id, adopt=True), payloads))
+
+
+@cache
+def _restorable_fields(cls: type) -> frozenset[str] | None:
+    """The field names of a class whose instances can be restored from a dict of them, else None."""
+    return _field_set(cls) if _restorable(cls) else None
 
 
 @dataclass(frozen=True)

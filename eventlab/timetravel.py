@@ -189,29 +189,32 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
         WHERE starts_with(stream_id, ?) AND {where}
         ORDER BY stream_id, position""", [prefix, *params])
     streams = columns["stream_id"]
-    starts = [0, *np.flatnonzero(streams[1:] != streams[:-1]) + 1, len(streams)] if len(streams) else []
-    table = []
-    for start, end in itertools.pairwise(starts):
-        stream_id = streams[start]
-        events = _decoded(stream_id, columns["type"][start:end], columns["data"][start:end],
-                          columns["schema_version"][start:end])
-        table.append({"stream_id": stream_id, **state_row(replay(events, decider))})
+    with gc_paused():
+        events = _decoded(streams, columns["type"], columns["data"], columns["schema_version"])
+        starts = [0, *(np.flatnonzero(streams[1:] != streams[:-1]) + 1).tolist(), len(streams)]
+        table = [{"stream_id": streams[start], **state_row(replay(events[start:end], decider))}
+                 for start, end in itertools.pairwise(starts) if end > start]
     return pd.DataFrame(table, columns=["stream_id", *state_columns(decider)])
 
 
-def _decoded(stream_id: str, types: np.ndarray, datas: Sequence[str], schema_versions: np.ndarray
-             ) -> list[object]:
+def _decoded(stream_ids: str | np.ndarray, types: np.ndarray, datas: Sequence[str],
+             schema_versions: np.ndarray) -> list[object]:
     """Domain events straight from columns, skipping RecordedEvent objects (the fast replay path).
 
-    One ``json.loads`` parses the whole run, and each stretch of events of one
-    type becomes objects in one sweep, adopting the freshly parsed dicts.
+    One ``json.loads`` parses every row, and each run of one stream's events of
+    one type becomes objects in one sweep, adopting the freshly parsed dicts.
+    ``stream_ids`` is one stream's id, or a column of them.
     """
     if not len(datas):
         return []
     payloads = json.loads("[" + ",".join(datas) + "]")
     changes = (types[1:] != types[:-1]) | (schema_versions[1:] != schema_versions[:-1])
+    if not isinstance(stream_ids, str):
+        changes |= stream_ids[1:] != stream_ids[:-1]
     bounds = [0, *(np.flatnonzero(changes) + 1).tolist(), len(payloads)]
+    types, schema_versions = types.tolist(), schema_versions.tolist()
     events: list[object] = []
     for start, end in itertools.pairwise(bounds):
-        events += decode_many(types[start], int(schema_versions[start]), payloads[start:end], stream_id)
+        stream_id = stream_ids if isinstance(stream_ids, str) else stream_ids[start]
+        events += decode_many(types[start], schema_versions[start], payloads[start:end], stream_id)
     return events

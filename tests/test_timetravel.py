@@ -195,5 +195,8 @@ def test_replay_builds_events_the_way_their_class_wants():
 def test_stored_data_that_does_not_fit_its_class_is_reported():
     store = eventlab.EventStore()
     store.append("order-9", [orders.OrderPlaced("9", 1, []), NewEvent("ItemAdded", {"order_id": "9"})], 0)
+    store.append("order-1", [orders.OrderPlaced("1", 1, []), orders.ItemAdded("1", "a")], 0)
     with pytest.raises(eventlab.UnknownEventTypeError, match="ItemAdded.*order-9.*does not fit"):
         state_at(store, "order-9", orders.decider)
+    with pytest.raises(eventlab.UnknownEventTypeError, match="ItemAdded.*order-9.*does not fit"):
+        states_at(store, orders.decider, method="python")  # the one stream of the two that is wrong
