@@ -98,3 +98,136 @@ def test_an_import_cannot_rewrite_the_past():
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with eventlab.EventStore() as store, pytest.raises(eventlab.StoreError, match="no file"):
         store.import_events(tmp_path / "nope.parquet")
+
+
+# --- how the import computes its checks and its chain (faster, the same result) ---------------
+
+TRICKY_JSON = [
+    None, "", "{}", " {}", "\t\n{\"a\": 1}", "[]", "[1, 2]", '"text"', "null", "1", "{", "{}x", "{'a': 1}",
+    '{"a": NaN}', '{"a": [1, -Infinity]}', '{"a": nan}', '{"a": -inf}', '{"a": 1e400}', '{"a": 1E+400}',
+    '{"a": 1,}', '{"a": [1 ,\n]}', '{"a": "\\ud800"}', '{"a": "x\\"y"}', '{"id": "d355d4cf-4e12-5db7"}',
+    '{"a": true, "b": false, "c": null}', '{"a": "banana:inf,}"}', "\ufeff{}", '{"a": 01}',
+    '{"a": %s}' % ("9" * 5000), '{"a": %s}' % ("9" * 250), '{"a": %s.5}' % ("9" * 320),
+    '{"a": %s}' % ("[" * 40 + "]" * 40), '{"a": %s}' % ("[" * 2000 + "]" * 2000),
+]
+
+
+def _staged(store, **columns):
+    frame = pd.DataFrame(columns)
+    from eventlab import bulk
+
+    con = store._con
+    con.register("eventlab_import_source", frame)
+    bulk._stage(con, bulk._check_columns(con))
+    return con, bulk
+
+
+def test_the_faster_check_conditions_pick_the_same_rows_as_the_checks():
+    ids = [None, str(uuid.UUID(int=5)), "nope", "", str(uuid.UUID(int=6)).upper(), f"{{{uuid.UUID(int=7)}}}"]
+    n = max(len(TRICKY_JSON), len(ids))
+    with eventlab.EventStore() as store:
+        con, bulk = _staged(
+            store, stream_id=["s"] * n, type=["T"] * n, recorded_at=[T0] * n,
+            data=pd.Series((TRICKY_JSON * 2)[:n], dtype=object),
+            metadata=pd.Series(list(reversed(TRICKY_JSON * 2))[:n], dtype=object),
+            event_id=pd.Series((ids * n)[:n], dtype=object))
+
+        def rows(condition):
+            return con.execute(f"SELECT row_no FROM eventlab_import WHERE {condition} ORDER BY 1").fetchall()
+
+        for i, faster in bulk._FASTER_CHECKS.items():
+            assert rows(bulk._CHECKS[i][0]), bulk._CHECKS[i][1]  # some rows fail each of them
+            assert rows(faster) == rows(bulk._CHECKS[i][0]), bulk._CHECKS[i][1]
+
+
+def test_every_valid_json_text_python_may_refuse_is_picked_for_the_python_check():
+    import json
+    import math
+
+    def python_reads(text):
+        def refuse(token):
+            raise ValueError(token)
+
+        def finite(token):
+            if not math.isfinite(float(token)):
+                raise ValueError(token)
+            return float(token)
+
+        try:
+            json.loads(text, parse_constant=refuse, parse_float=finite)
+        except (ValueError, RecursionError):
+            return False
+        return True
+
+    texts = [t for t in TRICKY_JSON if t is not None] + [
+        f'{{"id": "4e123", "x": {v}}}' for v in ("NaN", "-nan", "Infinity", "[1,]", "1e400", "1.5e308",
+                                                  "true", "null", "[false]", '"a,}"', "-0", "1e-999")]
+    with eventlab.EventStore() as store:
+        from eventlab import bulk
+
+        for text in texts:
+            valid, matched = store.sql(
+                f"SELECT coalesce(json_valid(?), false), regexp_matches(?, '{bulk._UNREADABLE_JSON}')",
+                [text, text]).fetchall()[0]
+            if valid and not python_reads(text):
+                assert matched, text
+        # and it leaves alone what the benchmark's rows look like: ids in strings, numbers, lists
+        text = '{"order_id":"d355d4cf-4e12-5db7-b007-14ef51d7d9c2","user_id":1934,"items":["sku-7462"]}'
+        matched = store.sql(f"SELECT regexp_matches(?, '{bulk._UNREADABLE_JSON}')", [text]).fetchall()
+        assert matched == [(False,)]
+
+
+def test_a_name_check_names_the_first_row_with_that_name():
+    with eventlab.EventStore() as store, pytest.raises(eventlab.InvalidEventError, match="^row 1: stream_id"):
+        store.import_events(frame(5).assign(stream_id=["a", "", "b", "", "\x00"]))
+    with eventlab.EventStore() as store, pytest.raises(eventlab.InvalidEventError, match="^row 2: type"):
+        store.import_events(frame(5).assign(type=["A", "B", " ", "C", " "]))
+
+
+def test_json_python_cannot_read_is_refused_next_to_ids_that_look_like_numbers():
+    data = ['{"id": "4e123", "a": 1}', '{"id": "4e123", "a": [1, 2,]}', "{}", "{}", "{}"]
+    with eventlab.EventStore() as store, pytest.raises(eventlab.InvalidEventError, match="row 1: data"):
+        store.import_events(frame(5).assign(data=data))
+    with eventlab.EventStore() as store:
+        assert store.import_events(frame(5).assign(data=[data[0]] * 5)).imported == 5
+
+
+def test_uuid_objects_as_read_all_df_gives_them_are_kept():
+    ids = [uuid.uuid4() for _ in range(5)]
+    with eventlab.EventStore() as store:
+        store.import_events(frame(5).assign(event_id=ids))
+        assert [r.event_id for r in store.read_all()] == ids
+        again = store.read_all_df()
+        assert store.import_events(again).skipped == 5
+    with eventlab.EventStore() as store:  # a mixed column is read as before: None gets a new id
+        store.import_events(frame(3).assign(event_id=[ids[0], None, str(ids[2])]))
+        got = [r.event_id for r in store.read_all()]
+        assert got[0] == ids[0] and got[2] == ids[2] and got[1] not in ids
+        assert store.verify().ok
+
+
+def test_a_partly_stored_import_writes_only_the_new_rows_in_order(monkeypatch):
+    from eventlab import bulk
+
+    monkeypatch.setattr(bulk, "_CHUNK", 3)  # several chunks of digests, folded one after another
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    source = frame(12, streams=3, event_id=ids)
+    with eventlab.EventStore() as store:
+        store.import_events(source.iloc[:5])
+        report = store.import_events(source.iloc[3:], progress=True)
+        assert (report.imported, report.skipped, report.first_position, report.last_position) == (7, 2, 6, 12)
+        log = store.read_all()
+        assert [str(r.event_id) for r in log] == ids and [r.position for r in log] == list(range(1, 13))
+        assert [r.version for r in log] == [1 + i // 3 for i in range(12)]
+        assert store.verify().ok
+    with eventlab.EventStore() as whole:
+        whole.import_events(source)
+        assert whole.sql("SELECT hash FROM events ORDER BY position").fetchall() == \
+            store_hashes(source.iloc[:5], source.iloc[3:])
+
+
+def store_hashes(*parts):
+    with eventlab.EventStore() as store:
+        for part in parts:
+            store.import_events(part)
+        return store.sql("SELECT hash FROM events ORDER BY position").fetchall()
