@@ -22,14 +22,17 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from eventlab import snapshots
 from eventlab.errors import InvalidEventError
 from eventlab.events import RecordedEvent, decode_many
 from eventlab.gcpause import gc_paused
 from eventlab.model import Decider, replay
+from eventlab.schema import file_fault
 from eventlab.store import EventStore, aware
 
 TimeAxis = Literal["recorded", "occurred"]
@@ -164,22 +167,59 @@ def _bound_sql(position: int | None, as_of: datetime | None, time: TimeAxis) -> 
 
 
 def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, params: list) -> pd.DataFrame:
+    # NOT MATERIALIZED: each use of stream_events in the state SQL is its own scan of events, which
+    # reads only the rows and columns that use needs, instead of one buffered copy of every event
+    # (JSON data included) shared by all uses.
     query = f"""
-        WITH stream_events AS (
+        WITH stream_events AS NOT MATERIALIZED (
             SELECT * FROM events WHERE starts_with(stream_id, ?) AND {where}
         )
         SELECT * FROM ({decider.state_sql}) ORDER BY stream_id"""
-    frame = store._frame(query, [prefix, *params])
     columns = ["stream_id", *state_columns(decider)]
-    if sorted(frame.columns) != sorted(columns):
-        raise InvalidEventError(
-            f"decider {decider.name!r}: state_sql returns the columns {list(frame.columns)}, but the "
-            f"state has {columns}; make them match")
-    frame = frame[columns]
+    table = frame = None
+    with store._lock:
+        try:
+            relation = store._con.sql(query, params=[prefix, *params])
+            if sorted(relation.columns) != sorted(columns):
+                raise InvalidEventError(
+                    f"decider {decider.name!r}: state_sql returns the columns {relation.columns}, but "
+                    f"the state has {columns}; make them match")
+            # Arrow hands the rows to pandas several times faster than .df(), which makes a NumPy
+            # array of every list; .df() stays the reference, and the way for other column types.
+            types = dict(zip(relation.columns, map(str, relation.types), strict=True))
+            lists = [name for name in columns if types[name].endswith("[]")]
+            if all(kind.removesuffix("[]") in _ARROW_READY for kind in types.values()):
+                table = relation.to_arrow_table().select(columns)
+            if table is None or not table.num_rows or any(table.column(name).null_count for name in lists):
+                frame = relation.df()[columns]
+        except duckdb.Error as exc:
+            fault = file_fault(store.path, exc)
+            if fault is None:
+                raise
+            raise fault from None
+    if frame is None:
+        return _frame_from_arrow(table, lists)
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = [v.tolist() if isinstance(v, np.ndarray) else v for v in frame[column]]
     return frame
+
+
+_ARROW_READY = {"VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN"}
+"""Column types (and lists of them) that pandas gets from Arrow exactly as DuckDB's ``.df()`` gives them."""
+
+
+def _frame_from_arrow(table: pa.Table, lists: list[str]) -> pd.DataFrame:
+    """What ``.df()`` gives (nullable Int64/Int32/boolean where a column has NULLs), with lists as lists."""
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.bool_(): pd.BooleanDtype()}
+    data = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if name in lists:
+            with gc_paused():  # a list per row: the collector would rescan them all again and again
+                data[name] = pd.Series(column.to_pylist(), dtype=object)
+        else:
+            data[name] = column.to_pandas(types_mapper=nullable.get if column.null_count else None)
+    return pd.DataFrame(data)
 
 
 def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
