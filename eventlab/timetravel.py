@@ -229,12 +229,33 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
         WHERE starts_with(stream_id, ?) AND {where}
         ORDER BY stream_id, position""", [prefix, *params])
     streams = columns["stream_id"]
-    with gc_paused():
-        events = _decoded(streams, columns["type"], columns["data"], columns["schema_version"])
-        starts = [0, *(np.flatnonzero(streams[1:] != streams[:-1]) + 1).tolist(), len(streams)]
-        table = [{"stream_id": streams[start], **state_row(replay(events[start:end], decider))}
-                 for start, end in itertools.pairwise(starts) if end > start]
+    starts = [0, *(np.flatnonzero(streams[1:] != streams[:-1]) + 1).tolist()] if len(streams) else []
+    table = []
+    for chunk in _chunks(starts, len(streams), DECODE_ROWS):  # a slice at a time: memory stays flat
+        first, end = chunk[0], chunk[-1]
+        with gc_paused():
+            events = _decoded(streams[first:end], columns["type"][first:end], columns["data"][first:end],
+                              columns["schema_version"][first:end])
+            table += [{"stream_id": streams[start], **state_row(replay(events[start - first:stop - first],
+                                                                       decider))}
+                      for start, stop in itertools.pairwise(chunk)]
     return pd.DataFrame(table, columns=["stream_id", *state_columns(decider)])
+
+
+DECODE_ROWS = 100_000
+"""about how many events ``states_at(method="python")`` holds decoded at once"""
+
+
+def _chunks(starts: list[int], end: int, rows: int) -> Iterator[list[int]]:
+    """Stream start rows grouped into runs of about ``rows`` rows, each with its end row appended."""
+    chunk: list[int] = []
+    for start in [*starts, end]:
+        if chunk and start - chunk[0] >= rows:
+            yield [*chunk, start]
+            chunk = []
+        chunk.append(start)
+    if len(chunk) > 1:
+        yield chunk
 
 
 def _decoded(stream_ids: str | np.ndarray, types: np.ndarray, datas: Sequence[str],

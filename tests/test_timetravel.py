@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventlab
-from eventlab import NewEvent
+from eventlab import NewEvent, timetravel
 from eventlab.examples import orders
 from eventlab.model import handle, replay
 from eventlab.timetravel import history, state_at, states_at
@@ -200,3 +200,11 @@ def test_stored_data_that_does_not_fit_its_class_is_reported():
         state_at(store, "order-9", orders.decider)
     with pytest.raises(eventlab.UnknownEventTypeError, match="ItemAdded.*order-9.*does not fit"):
         states_at(store, orders.decider, method="python")  # the one stream of the two that is wrong
+
+
+def test_states_at_in_python_decodes_a_slice_of_streams_at_a_time_with_the_same_result(shop, monkeypatch):
+    whole = states_at(shop, orders.decider, method="python")
+    monkeypatch.setattr(timetravel, "DECODE_ROWS", 2)  # order-123 (4 events) and order-7 (1) apart
+    pd.testing.assert_frame_equal(states_at(shop, orders.decider, method="python"), whole)
+    pd.testing.assert_frame_equal(states_at(shop, orders.decider, method="python", position=3),
+                                  states_at(shop, orders.decider, method="sql", position=3))
