@@ -207,7 +207,7 @@ _FIRST_MOMENT = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
 _LAST_MOMENT = "TIMESTAMPTZ '9999-12-31 23:59:59.999999+00'"
 _SUSPECT_JSON = r"[:\[,]\s*[-+]?([Nn][Aa]|[Ii][Nn])|[0-9][eE]\+?[0-9]{3}|,\s*[\]}]"
 """JSON text that DuckDB reads but Python may not (checked in Python): NaN, Infinity, a huge number,
-a trailing comma; and 300 digits in a row"""
+a trailing comma; and 200 digits in a row (with a two-digit exponent they overflow a float)"""
 
 _CHECKS = [
     ("stream_id IS NULL OR trim(stream_id) = '' OR regexp_matches(stream_id, '[\\x00-\\x1f\\x7f]')",
@@ -330,10 +330,10 @@ def _check_numbers(con) -> None:
     rows = con.execute(f"""SELECT row_no, data, metadata FROM eventlab_import
                            WHERE CASE WHEN CASE WHEN regexp_matches(data, '{_SUSPECT_JSON}') THEN true
                                                 WHEN regexp_matches(metadata, '{_SUSPECT_JSON}') THEN true
-                                                WHEN length(data) >= 300
-                                                     AND regexp_matches(data, '[0-9]{{300}}') THEN true
-                                                WHEN length(metadata) >= 300
-                                                     AND regexp_matches(metadata, '[0-9]{{300}}') THEN true
+                                                WHEN length(data) >= 200
+                                                     AND regexp_matches(data, '[0-9]{{200}}') THEN true
+                                                WHEN length(metadata) >= 200
+                                                     AND regexp_matches(metadata, '[0-9]{{200}}') THEN true
                                                 ELSE false END
                                       THEN CASE WHEN regexp_matches(data, '{_UNREADABLE_JSON}') THEN true
                                                 ELSE regexp_matches(metadata, '{_UNREADABLE_JSON}') END
