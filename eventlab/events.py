@@ -110,11 +110,11 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
 @cache
 def _builder(cls: type, adopt: bool) -> Callable[[dict, str], object]:
     """``build(data, stream_id)`` for one event class, made once per class."""
-    fields, plain = _field_set(cls), _restorable(cls)
+    fields = _restorable_fields(cls)  # None: only the class's own __init__ may build it
     new, set_attribute = object.__new__, object.__setattr__
 
     def build(data: dict, stream_id: str) -> object:
-        if plain and data.keys() == fields:
+        if fields is not None and data.keys() == fields:
             # restore the object the way pickle does, skipping the (slow) frozen __init__:
             # the stored fields are exactly the class's fields, written from such an object
             event = new(cls)
@@ -155,8 +155,13 @@ def decode_many(type_name: str, schema_version: int, payloads: list[dict], strea
 
 @cache
 def _restorable_fields(cls: type) -> frozenset[str] | None:
-    """The field names of a class whose instances can be restored from a dict of them, else None."""
-    return _field_set(cls) if _restorable(cls) else None
+    """The field names of a class whose instances can be restored from a dict of them, else None.
+
+    Restorable: instances keep their fields in ``__dict__`` and need no ``__post_init__``.
+    """
+    if "__post_init__" in vars(cls) or not hasattr(cls, "__dict__") or "__slots__" in vars(cls):
+        return None
+    return frozenset(field_names(cls))
 
 
 @dataclass(frozen=True)
@@ -365,16 +370,6 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
 def payload_of(event: object) -> dict:
     """The JSON-able field dict of a domain dataclass (tuples become lists)."""
     return {name: _plain(getattr(event, name)) for name in field_names(type(event))}
-
-
-@cache
-def _field_set(cls: type) -> frozenset[str]:
-    return frozenset(field_names(cls))
-
-
-def _restorable(cls: type) -> bool:
-    """Whether instances keep their fields in ``__dict__`` and need no ``__post_init__`` on the way in."""
-    return "__post_init__" not in vars(cls) and hasattr(cls, "__dict__") and "__slots__" not in vars(cls)
 
 
 @cache
