@@ -301,60 +301,74 @@ def _reject(command: object, reason: str) -> NoReturn:
 
 
 STATE_SQL = """
-WITH orders AS (               -- per order: its last status event, and whether its items are simple:
-    SELECT stream_id,          -- nothing removed, placed once, and placed before any item was added
+WITH orders AS (               -- one pass over every order's events: all that most orders need
+    SELECT stream_id,
            arg_max(type, position) FILTER (type IN ('OrderPlaced', 'OrderPaid', 'OrderShipped',
                                                     'OrderCancelled')) AS last_status,
-           count(*) FILTER (type = 'ItemRemoved') = 0
-               AND count(*) FILTER (type = 'OrderPlaced') = 1
-               AND coalesce(max(position) FILTER (type = 'OrderPlaced')
-                            < min(position) FILTER (type = 'ItemAdded'), true) AS simple
+           arg_max(data, position) FILTER (type = 'OrderPlaced') AS placed,
+           list({'position': position, 'item': CASE type WHEN 'ItemAdded' THEN data ->> 'item' END})
+               FILTER (type = 'ItemAdded') AS added,
+           sum(CASE type WHEN 'OrderPaid' THEN (data ->> 'amount')::DOUBLE END) AS paid
     FROM stream_events GROUP BY stream_id
-), placed AS (                 -- what the OrderPlaced says, its JSON read in one go
-    SELECT stream_id,
-           from_json(data, '{"order_id": "VARCHAR", "user_id": "BIGINT", "items": ["VARCHAR"]}') AS placed
-    FROM stream_events WHERE type = 'OrderPlaced'
-), added AS (                  -- the items added, in the order they came
-    SELECT stream_id, list_sort(list({'position': position, 'item': data ->> 'item'})) AS added
-    FROM stream_events WHERE type = 'ItemAdded' GROUP BY stream_id
-), payments AS (
-    SELECT stream_id, sum((data ->> 'amount')::DOUBLE) AS paid
-    FROM stream_events WHERE type = 'OrderPaid' GROUP BY stream_id
-), changes AS (                -- the other orders: every item put in or taken out, in the order it happened
+), redone AS (                 -- the few orders whose items are not just placed + added: an item was
+    SELECT DISTINCT stream_id FROM stream_events      -- removed, or the order was placed after events
+    WHERE type = 'ItemRemoved' OR (type = 'OrderPlaced' AND version > 1)
+), fresh AS (                  -- their events since their last placement, which starts the order afresh
+    SELECT * FROM (SELECT stream_id, position, type, data,
+                          max(position) FILTER (type = 'OrderPlaced') OVER (PARTITION BY stream_id)
+                              AS placed_at
+                   FROM stream_events WHERE stream_id IN (SELECT stream_id FROM redone))
+    WHERE position >= coalesce(placed_at, 0)
+), changes AS (                -- every occurrence of an item put in or taken out, in the order it happened
     SELECT stream_id, position, type, unnest(generate_series(1, len(items))) AS idx, unnest(items) AS item
     FROM (SELECT stream_id, position, type,
                  CASE type WHEN 'OrderPlaced' THEN json_extract_string(data, '$.items[*]')
                            ELSE [data ->> 'item'] END AS items
-          FROM stream_events WHERE type IN ('OrderPlaced', 'ItemAdded', 'ItemRemoved')
-                               AND stream_id IN (SELECT stream_id FROM orders WHERE NOT simple))
-), kept AS (                   -- a removal takes out the oldest remaining occurrence of its item
+          FROM fresh WHERE type IN ('OrderPlaced', 'ItemAdded', 'ItemRemoved'))
+), counted AS (                -- per item: +1 for each put in, -1 for each taken out, added up in order,
+    SELECT *, sum(CASE type WHEN 'ItemRemoved' THEN -1 ELSE 1 END) OVER earlier AS running,
+              count(*) FILTER (type <> 'ItemRemoved') OVER later AS newer  -- and how many were put in since
+    FROM changes
+    WINDOW earlier AS (PARTITION BY stream_id, item ORDER BY position, idx),
+           later AS (PARTITION BY stream_id, item ORDER BY position DESC, idx DESC)
+), kept AS (                   -- a removal takes the oldest occurrence, so the newest `remaining` stay
     SELECT stream_id, list(item ORDER BY position, idx) AS items
-    FROM (SELECT *, count(*) FILTER (type <> 'ItemRemoved') OVER (PARTITION BY stream_id, item
-                                                                  ORDER BY position, idx) AS nth,
-                    count(*) FILTER (type = 'ItemRemoved') OVER (PARTITION BY stream_id, item) AS removed
-          FROM changes)
-    WHERE type <> 'ItemRemoved' AND nth > removed
+    FROM (SELECT *, last(running) OVER whole     -- a removal that finds none does nothing: the count
+                    - least(0, min(running) OVER whole) AS remaining        -- never went below its dip
+          FROM counted WINDOW whole AS (PARTITION BY stream_id, item ORDER BY position, idx
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING))
+    WHERE type <> 'ItemRemoved' AND newer <= remaining
     GROUP BY stream_id
+), redone_states AS (
+    SELECT stream_id, coalesce(k.items, []::VARCHAR[]) AS items, p.paid
+    FROM redone LEFT JOIN kept k USING (stream_id)
+         LEFT JOIN (SELECT stream_id, sum((data ->> 'amount')::DOUBLE) AS paid
+                    FROM fresh WHERE type = 'OrderPaid' GROUP BY stream_id) p USING (stream_id)
 )
-SELECT o.stream_id, p.placed.order_id, p.placed.user_id,
-       CASE WHEN o.simple
-            THEN coalesce(p.placed.items, []) || coalesce(list_transform(a.added, lambda e: e.item), [])
-            ELSE coalesce(k.items, []::VARCHAR[]) END AS items,
-       coalesce(m.paid, 0) AS paid,
+SELECT o.stream_id, o.fields.order_id, o.fields.user_id,
+       CASE WHEN r.stream_id IS NULL   -- placed items, then the added ones in the order they came
+            THEN coalesce(o.fields.items, [])
+                 || coalesce(list_transform(list_sort(o.added), lambda e: e.item), [])
+            ELSE r.items END AS items,
+       coalesce(CASE WHEN r.stream_id IS NULL THEN o.paid ELSE r.paid END, 0) AS paid,
        CASE o.last_status WHEN 'OrderPlaced' THEN 'Placed' WHEN 'OrderPaid' THEN 'Paid'
                           WHEN 'OrderShipped' THEN 'Shipped' WHEN 'OrderCancelled' THEN 'Cancelled'
                           ELSE 'New' END AS status
-FROM orders o LEFT JOIN placed p USING (stream_id) LEFT JOIN added a USING (stream_id)
-     LEFT JOIN payments m USING (stream_id) LEFT JOIN kept k USING (stream_id)
+FROM (SELECT *, from_json(placed, '{"order_id": "VARCHAR", "user_id": "BIGINT", "items": ["VARCHAR"]}')
+                    AS fields
+      FROM orders) o
+     LEFT JOIN redone_states r USING (stream_id)
 """
-"""The order state of every stream in one vectorized DuckDB query: the same result as ``fold``.
+"""The order state of every stream in one vectorized DuckDB query: exactly what ``fold`` gives.
 
 It reads ``stream_events`` (the events of the order streams up to the point in
-time asked for); ``eventlab.states_at`` supplies it. Most orders are simple:
-their items are the OrderPlaced items followed by the items added. Only the
-other orders (with a removal, say) take the general path: every occurrence put
-in, minus, per item, as many of the oldest occurrences as there were removals.
-Each part reads only the events, and the JSON fields, that it needs.
+time asked for); ``eventlab.states_at`` supplies it. One pass over the events
+gives every order its status, what it was placed with, the items added (in the
+order they came) and what was paid, each part reading only the JSON it needs.
+That is the whole state of nearly every order. The few others (an item was
+removed, or the order was placed again or after other events) take a general
+path over their events since the last placement: every occurrence of an item
+put in, of which, as ``list.remove`` takes the oldest, the newest stay.
 """
 
 decider = Decider(initial_state=OrderState(), evolve=evolve, decide=decide,
