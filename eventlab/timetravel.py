@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import itertools
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventlab import snapshots
+from eventlab import fastjson, snapshots
 from eventlab.errors import InvalidEventError
-from eventlab.events import RecordedEvent, decode_many
+from eventlab.events import RecordedEvent, decoder_for, restore_many
 from eventlab.gcpause import gc_paused
-from eventlab.model import Decider, replay
+from eventlab.model import Decider, replay, replay_domain
 from eventlab.schema import file_fault
 from eventlab.store import EventStore, aware
 
@@ -60,13 +60,15 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replay(pending, decider)
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
-    columns = store._columns(f"""
+    rows = store._arrow(f"""
         SELECT type, data, schema_version FROM events
         WHERE stream_id = ? AND version > ? AND {where} ORDER BY version""",
         [stream_id, snapshot.version if snapshot else 0, *params])
     with gc_paused():  # a long stream makes many objects that all live until the end
-        events = _decoded(stream_id, columns["type"], columns["data"], columns["schema_version"])
-        return replay(events, decider, snapshot.state if snapshot else None)
+        events = _decoded(rows, stream_id)
+        state = replay_domain(events, decider, snapshot.state if snapshot else None)
+        del events  # freed before the collector wakes up, so it does not scan them on waking
+    return state
 
 
 def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:
@@ -231,21 +233,22 @@ def _frame_from_arrow(table: pa.Table, lists: list[str]) -> pd.DataFrame:
 
 def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
                    params: list) -> pd.DataFrame:
-    columns = store._columns(f"""
+    rows = store._arrow(f"""
         SELECT stream_id, type, data, schema_version FROM events
         WHERE starts_with(stream_id, ?) AND {where}
         ORDER BY stream_id, position""", [prefix, *params])
-    streams = columns["stream_id"]
-    starts = [0, *(np.flatnonzero(streams[1:] != streams[:-1]) + 1).tolist()] if len(streams) else []
+    starts = _run_starts(rows, ["stream_id"])
+    stream_ids = dict(zip(starts, rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist(),
+                          strict=True))
     table = []
-    for chunk in _chunks(starts, len(streams), DECODE_ROWS):  # a slice at a time: memory stays flat
+    for chunk in _chunks(starts, rows.num_rows, DECODE_ROWS):  # a slice at a time: memory stays flat
         first, end = chunk[0], chunk[-1]
         with gc_paused():
-            events = _decoded(streams[first:end], columns["type"][first:end], columns["data"][first:end],
-                              columns["schema_version"][first:end])
-            table += [{"stream_id": streams[start], **state_row(replay(events[start - first:stop - first],
-                                                                       decider))}
+            events = _decoded(rows.slice(first, end - first))
+            table += [{"stream_id": stream_ids[start],
+                       **state_row(replay_domain(events[start - first:stop - first], decider))}
                       for start, stop in itertools.pairwise(chunk)]
+            del events
     return pd.DataFrame(table, columns=["stream_id", *state_columns(decider)])
 
 
@@ -265,24 +268,59 @@ def _chunks(starts: list[int], end: int, rows: int) -> Iterator[list[int]]:
         yield chunk
 
 
-def _decoded(stream_ids: str | np.ndarray, types: np.ndarray, datas: Sequence[str],
-             schema_versions: np.ndarray) -> list[object]:
-    """Domain events straight from columns, skipping RecordedEvent objects (the fast replay path).
+def _decoded(rows: pa.Table, stream_id: str | None = None) -> list[object]:
+    """Domain events straight from rows of type, data and schema_version, skipping RecordedEvent
+    objects (the fast replay path).
 
-    One ``json.loads`` parses every row, and each run of one stream's events of
-    one type becomes objects in one sweep, adopting the freshly parsed dicts.
-    ``stream_ids`` is one stream's id, or a column of them.
+    One ``json.loads`` parses every row; then all events of one type are made in
+    one sweep, adopting the freshly parsed dicts. The rows are those of
+    ``stream_id``, or have a ``stream_id`` column (for error messages).
     """
-    if not len(datas):
+    count = rows.num_rows
+    if not count:
         return []
-    payloads = json.loads("[" + ",".join(datas) + "]")
-    changes = (types[1:] != types[:-1]) | (schema_versions[1:] != schema_versions[:-1])
-    if not isinstance(stream_ids, str):
-        changes |= stream_ids[1:] != stream_ids[:-1]
-    bounds = [0, *(np.flatnonzero(changes) + 1).tolist(), len(payloads)]
-    types, schema_versions = types.tolist(), schema_versions.tolist()
-    events: list[object] = []
-    for start, end in itertools.pairwise(bounds):
-        stream_id = stream_ids if isinstance(stream_ids, str) else stream_ids[start]
-        events += decode_many(types[start], schema_versions[start], payloads[start:end], stream_id)
+    whole = pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), rows.column("data").combine_chunks())
+    joined = pc.binary_join(whole, ",").cast(pa.binary())[0].as_py()  # joined by Arrow, in C
+    payloads = fastjson.loads(b"[" + joined + b"]")
+    kinds = rows.select(["type", "schema_version"]).append_column("row", pa.array(np.arange(count)))
+    groups = kinds.group_by(["type", "schema_version"], use_threads=False).aggregate(
+        [("row", "min"), ("row", "max"), ("row", "count"), ("row", "list")])
+    events: list[object] = [None] * count
+    for group, (type_name, schema_version, first, last, size) in enumerate(zip(*(
+            groups.column(name).to_pylist()
+            for name in ("type", "schema_version", "row_min", "row_max", "row_count")), strict=True)):
+        together = last - first + 1 == size  # one run of rows: slices instead of row by row
+        where = range(first, last + 1) if together else groups.column("row_list")[group].values.to_pylist()
+        some = payloads[first:last + 1] if together else [payloads[row] for row in where]
+        made = restore_many(type_name, schema_version, some)
+        if made is None:  # upcast, built by __init__, or not fitting: event by event, naming its stream
+            streams = [stream_id] * count if stream_id else rows.column("stream_id").to_pylist()
+            made = _decode_each(type_name, schema_version, some, [streams[row] for row in where])
+        if together:
+            events[first:last + 1] = made
+        else:
+            for row, event in zip(where, made, strict=True):
+                events[row] = event
     return events
+
+
+def _decode_each(type_name: str, schema_version: int, payloads: list[dict], stream_ids: list[str]
+                 ) -> list[object]:
+    """Events one at a time, with a decoder per stream so that an error names the stream."""
+    decoders: dict[str, Callable[[dict], object]] = {}
+    events = []
+    for data, stream_id in zip(payloads, stream_ids, strict=True):
+        if stream_id not in decoders:
+            decoders[stream_id] = decoder_for(type_name, schema_version, stream_id, adopt=True)
+        events.append(decoders[stream_id](data))
+    return events
+
+
+def _run_starts(rows: pa.Table, columns: list[str]) -> list[int]:
+    """The rows where a run of equal values in ``columns`` begins (0 first; none for no rows)."""
+    count = rows.num_rows
+    if not count:
+        return []
+    changes = [pc.not_equal(rows.column(name).slice(1), rows.column(name).slice(0, count - 1))
+               for name in columns]
+    return [0, *(pc.indices_nonzero(functools.reduce(pc.or_, changes)).to_numpy() + 1).tolist()]
