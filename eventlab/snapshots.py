@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import json
 import typing
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from eventlab import fastjson
 from eventlab.errors import InvalidEventError, StoreError
 from eventlab.events import payload_of, to_json
 
@@ -93,7 +93,7 @@ def latest(store: EventStore, stream_id: str, decider: Decider, *, version: int 
     if not rows:
         return None
     version_, position_, recorded_at, state = rows[0]
-    restored = state_from_dict(type(decider.initial_state), json.loads(state))
+    restored = state_from_dict(type(decider.initial_state), fastjson.loads(state.encode()))
     return Snapshot(stream_id, version_, position_, recorded_at, restored)
 
 
