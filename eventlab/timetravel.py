@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -237,7 +236,7 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
         SELECT stream_id, type, data, schema_version FROM events
         WHERE starts_with(stream_id, ?) AND {where}
         ORDER BY stream_id, position""", [prefix, *params])
-    starts = _run_starts(rows, ["stream_id"])
+    starts = _run_starts(rows.column("stream_id"))
     stream_ids = dict(zip(starts, rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist(),
                           strict=True))
     table = []
@@ -272,36 +271,45 @@ def _decoded(rows: pa.Table, stream_id: str | None = None) -> list[object]:
     """Domain events straight from rows of type, data and schema_version, skipping RecordedEvent
     objects (the fast replay path).
 
-    One ``json.loads`` parses every row; then all events of one type are made in
-    one sweep, adopting the freshly parsed dicts. The rows are those of
-    ``stream_id``, or have a ``stream_id`` column (for error messages).
+    One parse reads every row's JSON; then all events of one type are made in one
+    sweep, adopting the freshly parsed dicts. The rows are those of ``stream_id``,
+    or have a ``stream_id`` column (which error messages name).
     """
-    count = rows.num_rows
-    if not count:
+    if not rows.num_rows:
         return []
-    whole = pa.ListArray.from_arrays(pa.array([0, count], pa.int32()), rows.column("data").combine_chunks())
+    whole = pa.ListArray.from_arrays(pa.array([0, rows.num_rows], pa.int32()),
+                                     rows.column("data").combine_chunks())
     joined = pc.binary_join(whole, ",").cast(pa.binary())[0].as_py()  # joined by Arrow, in C
     payloads = fastjson.loads(b"[" + joined + b"]")
-    kinds = rows.select(["type", "schema_version"]).append_column("row", pa.array(np.arange(count)))
-    groups = kinds.group_by(["type", "schema_version"], use_threads=False).aggregate(
-        [("row", "min"), ("row", "max"), ("row", "count"), ("row", "list")])
-    events: list[object] = [None] * count
-    for group, (type_name, schema_version, first, last, size) in enumerate(zip(*(
-            groups.column(name).to_pylist()
-            for name in ("type", "schema_version", "row_min", "row_max", "row_count")), strict=True)):
-        together = last - first + 1 == size  # one run of rows: slices instead of row by row
-        where = range(first, last + 1) if together else groups.column("row_list")[group].values.to_pylist()
-        some = payloads[first:last + 1] if together else [payloads[row] for row in where]
+    events: list[object] = [None] * rows.num_rows
+    for type_name, schema_version, where in _rows_by_kind(rows):
+        together = isinstance(where, range)  # one run of rows: slices instead of row by row
+        some = payloads[where.start:where.stop] if together else [payloads[row] for row in where]
         made = restore_many(type_name, schema_version, some)
         if made is None:  # upcast, built by __init__, or not fitting: event by event, naming its stream
-            streams = [stream_id] * count if stream_id else rows.column("stream_id").to_pylist()
-            made = _decode_each(type_name, schema_version, some, [streams[row] for row in where])
+            streams = rows.column("stream_id").to_pylist() if stream_id is None else None
+            made = _decode_each(type_name, schema_version, some,
+                                [stream_id or streams[row] for row in where])
         if together:
-            events[first:last + 1] = made
+            events[where.start:where.stop] = made
         else:
             for row, event in zip(where, made, strict=True):
                 events[row] = event
     return events
+
+
+def _rows_by_kind(rows: pa.Table) -> Iterator[tuple[str, int, range | list[int]]]:
+    """Each event type and schema version in ``rows``, with the rows that hold it (a range if adjacent)."""
+    kinds = rows.select(["type", "schema_version"]).append_column("row", pa.array(np.arange(rows.num_rows)))
+    groups = kinds.group_by(["type", "schema_version"], use_threads=False).aggregate(
+        [("row", "min"), ("row", "max"), ("row", "count"), ("row", "list")])
+    for group, (type_name, schema_version, first, last, size) in enumerate(zip(*(
+            groups.column(name).to_pylist()
+            for name in ("type", "schema_version", "row_min", "row_max", "row_count")), strict=True)):
+        if last - first + 1 == size:
+            yield type_name, schema_version, range(first, last + 1)
+        else:
+            yield type_name, schema_version, groups.column("row_list")[group].values.to_pylist()
 
 
 def _decode_each(type_name: str, schema_version: int, payloads: list[dict], stream_ids: list[str]
@@ -316,11 +324,10 @@ def _decode_each(type_name: str, schema_version: int, payloads: list[dict], stre
     return events
 
 
-def _run_starts(rows: pa.Table, columns: list[str]) -> list[int]:
-    """The rows where a run of equal values in ``columns`` begins (0 first; none for no rows)."""
-    count = rows.num_rows
+def _run_starts(column: pa.ChunkedArray) -> list[int]:
+    """The rows where a run of equal values begins (0 first; none for an empty column)."""
+    count = len(column)
     if not count:
         return []
-    changes = [pc.not_equal(rows.column(name).slice(1), rows.column(name).slice(0, count - 1))
-               for name in columns]
-    return [0, *(pc.indices_nonzero(functools.reduce(pc.or_, changes)).to_numpy() + 1).tolist()]
+    changes = pc.not_equal(column.slice(1), column.slice(0, count - 1))
+    return [0, *(pc.indices_nonzero(changes).to_numpy() + 1).tolist()]
