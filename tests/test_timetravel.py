@@ -113,13 +113,13 @@ def test_a_late_event_shows_the_difference_between_recorded_and_occurred_time():
 
 # -- laws, over random command histories --------------------------------------------------
 
-order_ids = st.sampled_from(["1", "2", "3"])
+order_ids, user_ids, skus, amounts = (st.sampled_from(["1", "2", "3"]), st.integers(1, 5),
+                                       st.sampled_from("abc"), st.sampled_from([5, 10.5, 100]))
 commands = st.one_of(
-    st.builds(orders.PlaceOrder, order_id=order_ids, user_id=st.integers(1, 5),
-              items=st.lists(st.sampled_from("abc"), max_size=3)),
-    st.builds(orders.AddItem, order_id=order_ids, item=st.sampled_from("abc")),
-    st.builds(orders.RemoveItem, order_id=order_ids, item=st.sampled_from("abc")),
-    st.builds(orders.PayOrder, order_id=order_ids, amount=st.sampled_from([5, 10.5, 100])),
+    st.builds(orders.PlaceOrder, order_id=order_ids, user_id=user_ids, items=st.lists(skus, max_size=3)),
+    st.builds(orders.AddItem, order_id=order_ids, item=skus),
+    st.builds(orders.RemoveItem, order_id=order_ids, item=skus),
+    st.builds(orders.PayOrder, order_id=order_ids, amount=amounts),
     st.builds(orders.ShipOrder, order_id=order_ids),
     st.builds(orders.CancelOrder, order_id=order_ids),
 )
@@ -162,11 +162,10 @@ def test_states_at_equals_the_per_stream_folds_in_python_and_in_sql(history_, da
 # the SQL state must still be exactly the Python fold (removing an item that is not there, placing
 # an order twice or after other events, paying before placing, items added to no order).
 any_order_event = st.one_of(
-    st.builds(orders.OrderPlaced, order_id=order_ids, user_id=st.integers(1, 5),
-              items=st.lists(st.sampled_from("abc"), max_size=3)),
-    st.builds(orders.ItemAdded, order_id=order_ids, item=st.sampled_from("abc")),
-    st.builds(orders.ItemRemoved, order_id=order_ids, item=st.sampled_from("abc")),
-    st.builds(orders.OrderPaid, order_id=order_ids, amount=st.sampled_from([5, 10.5, 100])),
+    st.builds(orders.OrderPlaced, order_id=order_ids, user_id=user_ids, items=st.lists(skus, max_size=3)),
+    st.builds(orders.ItemAdded, order_id=order_ids, item=skus),
+    st.builds(orders.ItemRemoved, order_id=order_ids, item=skus),
+    st.builds(orders.OrderPaid, order_id=order_ids, amount=amounts),
     st.builds(orders.OrderShipped, order_id=order_ids),
     st.builds(orders.OrderCancelled, order_id=order_ids, reason=st.just("why not")),
 )
