@@ -381,7 +381,8 @@ class EventExplorer(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = self.to_html()
-        bundle["text/plain"] = f"EventExplorer: {self.total:,} events match"
+        bundle["text/plain"] = ("EventExplorer: 1 event matches" if self.total == 1 else
+                                f"EventExplorer: {self.total:,} events match")
         return bundle
 
     def _search(self) -> None:

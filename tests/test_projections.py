@@ -224,6 +224,15 @@ def test_a_projection_interrupted_at_a_random_event_resumes_to_identical_tables(
 # --- failures, lag, inline, rebuild ----------------------------------------------------------
 
 
+def test_a_failure_message_reads_as_sentences_whatever_the_cause_ends_with(shop):
+    for cause in ("boom", "boom."):
+        failing_sql = f"SELECT error('{cause}') FROM batch;\n{read_models.order_summary.sql}"
+        broken = dataclasses.replace(read_models.order_summary, sql=failing_sql)
+        with pytest.raises(ProjectionError) as failure:
+            rebuild(shop, broken)
+        assert "boom. The rebuild did not start" in str(failure.value), str(failure.value)
+
+
 def test_a_failing_projection_names_itself_the_position_and_the_event_and_resumes_once_fixed(shop):
     broken = failing_at(read_models.order_summary, 4)
     with pytest.raises(ProjectionError, match=r"projection 'order_summary' failed at position 4 on OrderPaid "

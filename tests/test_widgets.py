@@ -171,8 +171,13 @@ def test_the_explorer_filters_by_stream_type_and_days_and_shows_the_json(demo):
     shown = json.loads(explorer.json)
     assert explorer.selected.position == shown["position"] == explorer.pick.value
     assert shown["data"] == explorer.selected.data and shown["type"] in {"OrderPaid", "OrderShipped"}
+    explorer.stream.value = next(s for s in demo.streams() if s.startswith("order-"))  # ids of one width
+    explorer.types.value = ("OrderPlaced",)
+    assert explorer.total == 1
+    assert explorer._repr_mimebundle_()["text/plain"] == "EventExplorer: 1 event matches"
     explorer.stream.value = "no-such-stream"
     assert explorer.total == 0 and explorer.selected is None and explorer.json == ""
+    assert explorer._repr_mimebundle_()["text/plain"] == "EventExplorer: 0 events match"
 
 
 # --- a big log, for the scrubbing latency ----------------------------------------------------------

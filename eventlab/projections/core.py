@@ -272,12 +272,17 @@ def _failure(con: duckdb.DuckDBPyConnection, projection: Projection, position: i
     kept = ("The rebuild did not start: the old read model stays as it was" if reset else
             f"Its read model stays committed up to position {position - 1}")
     message = (f"projection {projection.name!r} failed at position {position} on {what}: "
-               f"{type(cause).__name__}: {cause}. {kept}; fix the projection, then catch_up "
+               f"{type(cause).__name__}: {_sentence(cause)} {kept}; fix the projection, then catch_up "
                f"resumes from there")
     con.execute("""INSERT INTO projection_checkpoints VALUES (?, ?, now(), ?)
                    ON CONFLICT (name) DO UPDATE SET updated_at = now(), error = excluded.error""",
                 [projection.name, position - 1, message])
     return ProjectionError(message, projection.name, position, event)
+
+
+def _sentence(cause: Exception) -> str:
+    """An error's message ending with one full stop, to be followed by more sentences."""
+    return f"{str(cause).rstrip().rstrip('.')}."
 
 
 def _reset(con: duckdb.DuckDBPyConnection, projection: Projection) -> None:

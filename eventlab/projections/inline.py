@@ -27,6 +27,7 @@ from eventlab.projections.core import (
     _path,
     _rollback,
     _save_checkpoint,
+    _sentence,
 )
 from eventlab.store import EventStore
 
@@ -68,7 +69,7 @@ def inline(store: EventStore, projections: Projection | Iterable[Projection], *,
                 except Exception as exc:
                     raise ProjectionError(
                         f"inline projection {projection.name!r} failed on the events at positions "
-                        f"{first}..{head}: {type(exc).__name__}: {exc}. Nothing was written: the "
+                        f"{first}..{head}: {type(exc).__name__}: {_sentence(exc)} Nothing was written: the "
                         f"appends of the block were rolled back with it", projection.name, first,
                         None) from exc
                 _save_checkpoint(con, projection.name, head)
