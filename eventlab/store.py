@@ -230,7 +230,10 @@ class EventStore:
             uow = self._uow
             committed: list[RecordedEvent] = []
             if self._versions is None or self._versions.get(stream_id, 0) >= from_version:
-                sql = f"{_SELECT} WHERE stream_id = ? AND version >= ?"
+                # The stream first, on its own: a second bound on version next to stream_id would make
+                # DuckDB scan the whole log instead of looking the stream up in its index.
+                sql = f"WITH stream AS MATERIALIZED ({_SELECT} WHERE stream_id = ?) " \
+                      f"SELECT * FROM stream WHERE version >= ?"
                 params: list[Any] = [stream_id, from_version]
                 if to_version is not None:
                     sql += " AND version <= ?"

@@ -60,8 +60,11 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
     rows = store._arrow(f"""
-        SELECT type, data, schema_version FROM events
-        WHERE stream_id = ? AND version > ? AND {where} ORDER BY version""",
+        WITH stream AS MATERIALIZED (  -- the stream first, found by the index; with the point's bounds
+            SELECT type, data, schema_version, version, position, recorded_at, occurred_at  -- beside
+            FROM events WHERE stream_id = ?                    -- it, DuckDB would scan the whole log
+        )
+        SELECT type, data, schema_version FROM stream WHERE version > ? AND {where} ORDER BY version""",
         [stream_id, snapshot.version if snapshot else 0, *params])
     with gc_paused():  # a long stream makes many objects that all live until the end
         events = _decoded(rows, stream_id)
