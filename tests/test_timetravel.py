@@ -113,16 +113,22 @@ def test_a_late_event_shows_the_difference_between_recorded_and_occurred_time():
 
 # -- laws, over random command histories --------------------------------------------------
 
-order_ids, user_ids, skus, amounts = (st.sampled_from(["1", "2", "3"]), st.integers(1, 5),
-                                       st.sampled_from("abc"), st.sampled_from([5, 10.5, 100]))
-commands = st.one_of(
-    st.builds(orders.PlaceOrder, order_id=order_ids, user_id=user_ids, items=st.lists(skus, max_size=3)),
-    st.builds(orders.AddItem, order_id=order_ids, item=skus),
-    st.builds(orders.RemoveItem, order_id=order_ids, item=skus),
-    st.builds(orders.PayOrder, order_id=order_ids, amount=amounts),
-    st.builds(orders.ShipOrder, order_id=order_ids),
-    st.builds(orders.CancelOrder, order_id=order_ids),
-)
+def order_messages(place, add, remove, pay, ship, cancel):
+    """Any one of the six order commands, or of the six order events: each pair shares its fields."""
+    order_ids = st.sampled_from(["1", "2", "3"])
+    skus = st.sampled_from("abc")
+    return st.one_of(
+        st.builds(place, order_id=order_ids, user_id=st.integers(1, 5), items=st.lists(skus, max_size=3)),
+        st.builds(add, order_id=order_ids, item=skus),
+        st.builds(remove, order_id=order_ids, item=skus),
+        st.builds(pay, order_id=order_ids, amount=st.sampled_from([5, 10.5, 100])),
+        st.builds(ship, order_id=order_ids),
+        st.builds(cancel, order_id=order_ids, reason=st.just("why not")),
+    )
+
+
+commands = order_messages(orders.PlaceOrder, orders.AddItem, orders.RemoveItem, orders.PayOrder,
+                          orders.ShipOrder, orders.CancelOrder)
 
 
 def run(commands_list) -> eventlab.EventStore:
@@ -161,14 +167,8 @@ def test_states_at_equals_the_per_stream_folds_in_python_and_in_sql(history_, da
 # Any order events at all, in any order: imported or appended logs need not obey the rules, and
 # the SQL state must still be exactly the Python fold (removing an item that is not there, placing
 # an order twice or after other events, paying before placing, items added to no order).
-any_order_event = st.one_of(
-    st.builds(orders.OrderPlaced, order_id=order_ids, user_id=user_ids, items=st.lists(skus, max_size=3)),
-    st.builds(orders.ItemAdded, order_id=order_ids, item=skus),
-    st.builds(orders.ItemRemoved, order_id=order_ids, item=skus),
-    st.builds(orders.OrderPaid, order_id=order_ids, amount=amounts),
-    st.builds(orders.OrderShipped, order_id=order_ids),
-    st.builds(orders.OrderCancelled, order_id=order_ids, reason=st.just("why not")),
-)
+any_order_event = order_messages(orders.OrderPlaced, orders.ItemAdded, orders.ItemRemoved, orders.OrderPaid,
+                                 orders.OrderShipped, orders.OrderCancelled)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
