@@ -381,8 +381,8 @@ class EventExplorer(widgets.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         bundle["text/html"] = self.to_html()
-        bundle["text/plain"] = ("EventExplorer: 1 event matches" if self.total == 1 else
-                                f"EventExplorer: {self.total:,} events match")
+        verb = "matches" if self.total == 1 else "match"
+        bundle["text/plain"] = f"EventExplorer: {_events(self.total)} {verb}"
         return bundle
 
     def _search(self) -> None:
@@ -399,7 +399,7 @@ class EventExplorer(widgets.VBox):
         self.total = int(frame["total"].iloc[0]) if len(frame) else 0
         self.events = frame.drop(columns="total")
         shown = f"the first {len(frame)} of " if self.total > len(frame) else ""
-        self.table.value = (f"<p><b>{shown}{self.total:,} events</b></p>"
+        self.table.value = (f"<p><b>{shown}{_events(self.total)}</b></p>"
                             + _html_table(self.events.drop(columns="data"), chips={"type": color_of}))
         options = [(f"{r.position} · {r.type} · {r.stream_id}", int(r.position))
                    for r in self.events.itertuples()]
@@ -419,6 +419,11 @@ class EventExplorer(widgets.VBox):
                                 "schema_version": e.schema_version, "event_id": str(e.event_id),
                                 "data": e.data, "metadata": e.metadata}, indent=2, ensure_ascii=False)
         self.detail.value = f"<pre style='font-size:12px'>{html.escape(self.json)}</pre>"
+
+
+def _events(count: int) -> str:
+    """'1 event', '0 events', '2,000 events'."""
+    return f"{count:,} event" if count == 1 else f"{count:,} events"
 
 
 # --- HTML pieces: cheap to rebuild for every frame (no matplotlib in the loop) -----------------

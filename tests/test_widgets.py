@@ -175,6 +175,7 @@ def test_the_explorer_filters_by_stream_type_and_days_and_shows_the_json(demo):
     explorer.types.value = ("OrderPlaced",)
     assert explorer.total == 1
     assert explorer._repr_mimebundle_()["text/plain"] == "EventExplorer: 1 event matches"
+    assert "<b>1 event</b>" in explorer.to_html()
     explorer.stream.value = "no-such-stream"
     assert explorer.total == 0 and explorer.selected is None and explorer.json == ""
     assert explorer._repr_mimebundle_()["text/plain"] == "EventExplorer: 0 events match"
