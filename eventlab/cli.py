@@ -326,7 +326,7 @@ def _aware_times(values: pd.Series, column: str) -> pd.Series:
     naive = given[~given.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)]
     if len(naive):
         raise CommandError(f"{column} {naive.iloc[0]!r} (row {naive.index[0]}) has no UTC offset, so it "
-                           f"could mean any of 24 moments; write times in {_TIME_FORMAT}")
+                           f"means a different moment in each time zone; write times in {_TIME_FORMAT}")
     return pd.to_datetime(values, format="ISO8601", utc=True)
 
 

@@ -588,7 +588,7 @@ def aware(moment: object, what: str) -> datetime:
         raise InvalidEventError(f"{what} must be a datetime, got {moment!r}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidEventError(
-            f"{what}={moment!r} has no time zone, so it could mean any of 24 moments; "
+            f"{what}={moment!r} has no time zone, so it means a different moment in each time zone; "
             f"pass an aware datetime, e.g. datetime(2024, 6, 1, tzinfo=timezone.utc)"
         )
     return moment
