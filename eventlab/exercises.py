@@ -117,7 +117,7 @@ def check_evolve(evolve: Callable[[Account, object], Account]) -> Verdict:
                     return _verdict(False, f"after {history[:n]} the state should be {expected}, "
                                            f"your evolve gives {actual}")
         except NotImplementedError:
-            return _verdict(False, "evolve is not written yet")
+            return _verdict(False, "evolve still raises NotImplementedError: replace it with your code")
     return _verdict(True, "evolve folds every history to the right balance")
 
 
@@ -134,7 +134,7 @@ def check_decide(decide: Callable[[Withdraw, Account], list[object]]) -> Verdict
         try:
             outcome: object = decide(command, state)
         except NotImplementedError:
-            return _verdict(False, "decide is not written yet")
+            return _verdict(False, "decide still raises NotImplementedError: replace it with your code")
         except CommandRejected:
             outcome = "rejected"
         if outcome != expected:
@@ -167,7 +167,7 @@ def check_status_at(store: EventStore, answer: object) -> Verdict:
     """Exercise 3: the status of order 007 as of Tuesday 4 June 2024, 12:00 UTC."""
     expected = _status_at(store, "order-007", datetime(2024, 6, 4, 12, tzinfo=timezone.utc))
     if answer is None:
-        return _verdict(False, "set `answer` to the status")
+        return _verdict(False, "answer is still None: set it to the status of order 007")
     ok = str(answer) == expected
     return _verdict(ok, f"order 007 was {expected!r} then" if ok
                     else f"{answer!r} is not it: replay only what was recorded by that moment")
@@ -182,7 +182,7 @@ def _status_at(store: EventStore, stream_id: str, moment: datetime) -> str:
 def check_paid_per_day(store: EventStore, query: str | None) -> Verdict:
     """Exercise 4: SQL giving, per day, how many orders were paid and the amount (day, orders, amount)."""
     if not query:
-        return _verdict(False, "write the query")
+        return _verdict(False, f"query is {'still None' if query is None else 'empty'}: set it to your SQL")
     expected = store.sql("""
         SELECT recorded_at::DATE AS day, count(*) AS orders, sum((data ->> 'amount')::DOUBLE) AS amount
         FROM events WHERE type = 'OrderPaid' GROUP BY ALL ORDER BY day""").df()

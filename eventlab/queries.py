@@ -64,20 +64,23 @@ SELECT CASE WHEN minutes < 15 THEN '1. under 15 minutes' WHEN minutes < 180 THEN
        count(*) AS orders, round(median(minutes), 1) AS median_minutes
 FROM waits GROUP BY waited ORDER BY waited"""),
 
-    Query("abandoned_carts", "Per week of placement: orders never paid nor cancelled although placed "
-          "more than two days before the newest event, and what share of the week's orders they are.",
+    Query("abandoned_carts", "Per week of placement: orders neither paid nor cancelled although placed "
+          "more than two days before the newest event, and what share they are of the week's orders "
+          "that old (younger ones cannot count as abandoned yet).",
           """
 WITH orders AS (
     SELECT stream_id, min(recorded_at) AS placed_at,
            bool_or(type IN ('OrderPaid', 'OrderCancelled')) AS closed
     FROM events WHERE starts_with(stream_id, 'order-') GROUP BY stream_id
+), cutoff AS (
+    SELECT max(recorded_at) - INTERVAL 2 DAY AS moment FROM events
 )
 SELECT CAST(date_trunc('week', timezone('UTC', placed_at)) AS DATE) AS week_of,
        count(*) AS placed,
-       count(*) FILTER (NOT closed AND placed_at < (SELECT max(recorded_at) FROM events) - INTERVAL 2 DAY)
-           AS abandoned,
-       round(100 * abandoned / placed, 1) AS percent_abandoned
-FROM orders GROUP BY week_of ORDER BY week_of"""),
+       count(*) FILTER (placed_at < moment) AS old_enough,
+       count(*) FILTER (NOT closed AND placed_at < moment) AS abandoned,
+       round(100 * abandoned / nullif(old_enough, 0), 1) AS percent_abandoned
+FROM orders, cutoff GROUP BY week_of ORDER BY week_of"""),
 
     Query("items_removed_before_payment", "Per SKU: how often it went into a cart and how often it was "
           "taken out again before payment. A table of current carts would have forgotten every removal.",
