@@ -16,8 +16,10 @@ green "Paid" band in one picture is the green ``OrderPaid`` dot in the next.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -425,29 +427,53 @@ def replay_cost(frame: pd.DataFrame) -> Figure:
 
 
 def es_vs_crud(events: pd.DataFrame, tables: Mapping[str, pd.DataFrame], *, max_rows: int = 16) -> Figure:
-    """Two ways to store the same commands, side by side: the event log and the CRUD tables.
+    """Two ways to store the same commands, one above the other: the event log and the CRUD tables.
 
     ``events`` is the log (e.g. ``store.read_all_df()``; the columns
-    ``position, stream_id, version, type, data`` are shown when present);
-    ``tables`` maps each CRUD table's name to its rows, e.g.
-    ``{"orders": ..., "order_items": ...}``. The log keeps every step, the
-    tables only where each thing ended up.
+    ``position, stream_id, version, type, recorded_at, data, metadata`` are
+    shown when present); ``tables`` maps each CRUD table's name to its rows,
+    e.g. ``{"orders": ..., "order_items": ...}``, drawn side by side below the
+    log. The log keeps every step, with when it was recorded and who did it or
+    why (its metadata); the tables keep only where each thing ended up.
+
+    At most ``max_rows`` rows of each are drawn. Times read "Mon 09:00" when
+    they fall within one week (no weekday twice), "03 Jun 09:00" otherwise;
+    long values wrap onto up to three lines, and are cut after that.
     """
-    shown = [c for c in ("position", "stream_id", "version", "type", "data") if c in events] or list(events)
-    log = events[shown]
+    shown = [c for c in ("position", "stream_id", "version", "type", "recorded_at", "data", "metadata")
+             if c in events] or list(events)
+    frames = [events[shown], *tables.values()]
     titles = [f"Event sourcing: events ({len(events)} rows, append-only)",
               *(f"CRUD: {name} ({len(t)} rows, current state only)" for name, t in tables.items())]
-    (log_width, log_height), *sizes = [
-        _table_size(table, max_rows, title) for table, title in zip((log, *tables.values()), titles)]
-    crud_width = max(width for width, _ in sizes)
-    fig = _figure(log_width + crud_width + 0.5, max(log_height, sum(h for _, h in sizes)) + 0.5)
-    grid = fig.add_gridspec(len(tables), 2, width_ratios=[log_width, crud_width],
-                            height_ratios=[h for _, h in sizes])
-    axes = [fig.add_subplot(grid[:, 0]), *(fig.add_subplot(grid[k, 1]) for k in range(len(tables)))]
-    for ax, table, title in zip(axes, (log, *tables.values()), titles):
-        _table(ax, table, max_rows, type_column=table is log and "type" in shown)
-        ax.set_title(title, loc="left")
-    fig.suptitle("The same commands, stored two ways: every change, or only the latest state")
+    moments = [v for frame in frames for column in frame for v in frame[column].head(max_rows)
+               if isinstance(v, datetime) and pd.notna(v)]
+    days = {moment.date() for moment in moments}
+    time_format = "%a %H:%M" if len({day.weekday() for day in days}) == len(days) else "%d %b %H:%M"
+
+    fig = _figure(10, 4)
+    fig.set_layout_engine("none")  # placed by hand below, in inches, from the measured tables
+    axes = [fig.add_axes((0, 0, 1, 1)) for _ in frames]
+    heights = [_table(ax, frame, max_rows, time_format, type_column=k == 0 and "type" in shown)
+               for k, (ax, frame) in enumerate(zip(axes, frames))]
+    drawn = [ax.set_title(title, loc="left", fontsize=_TABLE_FONT + 1.5) for ax, title in zip(axes, titles)]
+    widths = [_table_width(ax) for ax in axes]  # inches, as are all the sizes below
+    slots = [max(w, text.get_window_extent().width / fig.dpi) for w, text in zip(widths, drawn)]  # + title
+    suptitle = fig.suptitle("The same commands, stored two ways: every change, or only the latest state",
+                            va="top", fontsize=_TABLE_FONT + 3)
+
+    margin, gap, title_room, suptitle_room = 0.1, 0.35, 0.35, 0.45
+    width = 2 * margin + max(slots[0], sum(slots[1:]) + gap * max(len(slots) - 2, 0),
+                             suptitle.get_window_extent().width / fig.dpi)
+    crud_height = max(heights[1:], default=0)
+    height = margin + suptitle_room + title_room + heights[0]
+    height += (gap + title_room + crud_height) if tables else 0
+    fig.set_size_inches(width, height)
+    boxes = [(margin, height - suptitle_room - title_room - heights[0])]  # lower left corners, in inches
+    for k in range(1, len(frames)):
+        boxes.append((margin + sum(slots[1:k]) + gap * (k - 1), margin + crud_height - heights[k]))
+    for ax, (x, y), w, h in zip(axes, boxes, widths, heights):
+        ax.set_position((x / width, y / height, w / width, h / height))
+    suptitle.set_y(1 - margin / height)
     return fig
 
 
@@ -513,19 +539,31 @@ def _changing_fields(frame: pd.DataFrame) -> list[str]:
     return (["status"] if "status" in state else []) + [c for c in changing if c != "status"] or state
 
 
-def _table(ax: Axes, frame: pd.DataFrame, max_rows: int, *, type_column: bool = False) -> None:
-    """Draw a DataFrame as a table on an axes without frame; long cells are cut to fit."""
+_TABLE_FONT = 10  # points: es_vs_crud's tables, readable at the size a notebook shows them
+
+
+def _table(ax: Axes, frame: pd.DataFrame, max_rows: int, time_format: str, *, type_column: bool = False
+           ) -> float:
+    """Draw a DataFrame as a table filling ``ax``; returns the height it needs, in inches.
+
+    Each row is as high as its tallest cell (long cells wrap, see ``_cell``); the
+    columns are as wide as their text (``_table_width`` tells how wide that is).
+    """
     ax.axis("off")
     head = frame.head(max_rows)
-    cells = [[_cell(v) for v in row] for row in head.itertuples(index=False)]
-    if len(frame) > max_rows:
-        cells.append([f"… {len(frame) - max_rows} more"] + [""] * (len(frame.columns) - 1))
-    table = ax.table(cellText=cells, colLabels=list(frame.columns), loc="upper left", cellLoc="left")
+    cells = [[_cell(v, time_format) for v in row] for row in head.itertuples(index=False)]
+    if len(frame) > max_rows or not cells:
+        note = f"… {len(frame) - max_rows} more" if cells else "(no rows)"
+        cells.append([note] + [""] * (len(frame.columns) - 1))
+    table = ax.table(cellText=cells, colLabels=list(frame.columns), bbox=(0, 0, 1, 1), cellLoc="left")
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(_TABLE_FONT)
     table.auto_set_column_width(range(len(frame.columns)))
+    lines = [1] + [max(text.count("\n") + 1 for text in row) for row in cells]
+    row_heights = [(1.25 * n + 0.5) * _TABLE_FONT / 72 for n in lines]  # inches
     for (row, col), cell in table.get_celld().items():
         cell.PAD = 0.04  # matplotlib pads by 10% of the cell's width: too much for long JSON
+        cell.set_height(row_heights[row])  # the bbox scales the rows to fill the axes, in these proportions
         cell.set_edgecolor("0.85")
         if row == 0:
             cell.set_facecolor("0.92")
@@ -533,19 +571,38 @@ def _table(ax: Axes, frame: pd.DataFrame, max_rows: int, *, type_column: bool = 
         elif type_column and frame.columns[col] == "type" and row <= len(head):
             cell.set_facecolor(color_of(head.iloc[row - 1]["type"]))
             cell.set_alpha(0.35)
+    return sum(row_heights)
 
 
-def _table_size(frame: pd.DataFrame, max_rows: int, title: str) -> tuple[float, float]:
-    """About how many inches ``_table`` needs: as wide as its longest cells (or title), as high as its rows.
-    """
-    chars = sum(max([len(str(c)), *(len(_cell(v)) for v in frame[c].head(max_rows))]) for c in frame.columns)
-    rows = min(len(frame), max_rows) + 1 + (len(frame) > max_rows)
-    return max(0.2 + 0.066 * chars + 0.06 * len(frame.columns), 0.1 * len(title)), 0.5 + 0.21 * rows
+def _table_width(ax: Axes) -> float:
+    """The width in inches that the table on ``ax`` needs: each column as wide as its widest text."""
+    columns: dict[int, float] = {}
+    for (_, col), cell in ax.tables[0].get_celld().items():
+        needed = cell.get_text().get_window_extent().width * (1 + 2 * cell.PAD)
+        columns[col] = max(columns.get(col, 0.0), needed)
+    return sum(columns.values()) / ax.figure.dpi
 
 
-def _cell(value: object, width: int = 56) -> str:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _cell(value: object, time_format: str, width: int = 30, lines: int = 3) -> str:
+    """The value as table text: times in ``time_format``, wrapped after a comma or space to ``width``
+    characters a line, cut with "…" after ``lines`` lines."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    text = format(value, time_format) if isinstance(value, datetime) else str(value)
+    wrapped = [""]
+    for piece in re.findall(r"[^, ]+[, ]*|[, ]+", text):  # words, each with the separators after it
+        while piece:
+            if len(wrapped[-1]) + len(piece.rstrip()) <= width:
+                wrapped[-1], piece = wrapped[-1] + piece, ""
+            elif wrapped[-1]:
+                wrapped.append("")
+            else:  # a word longer than a line
+                wrapped[-1], piece = piece[:width], piece[width:]
+                wrapped.append("")
+    wrapped = [line.rstrip() for line in wrapped if line.strip()]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines - 1] + [wrapped[lines - 1][: width - 1] + "…"]
+    return "\n".join(wrapped)
 
 
 __all__ = [

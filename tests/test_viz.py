@@ -172,7 +172,7 @@ def test_replay_cost_compares_with_and_without_snapshots_on_log_axes():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("events in the stream", "time to current state (ms)")
 
 
-def test_es_vs_crud_shows_the_log_beside_each_table(shop):
+def test_es_vs_crud_shows_the_log_above_each_table(shop):
     tables = {"orders": pd.DataFrame({"order_id": ["123"], "status": ["Shipped"]}),
               "order_items": pd.DataFrame({"order_id": ["123"] * 3, "item": ["a", "b", "c"]})}
     fig = viz.es_vs_crud(shop.read_all_df(), tables, max_rows=5)
@@ -180,9 +180,26 @@ def test_es_vs_crud_shows_the_log_beside_each_table(shop):
     assert log.get_title(loc="left") == "Event sourcing: events (9 rows, append-only)"
     assert orders_ax.get_title(loc="left") == "CRUD: orders (1 rows, current state only)"
     cells = {(r, c): cell.get_text().get_text() for (r, c), cell in log.tables[0].get_celld().items()}
-    assert [cells[(0, c)] for c in range(5)] == ["position", "stream_id", "version", "type", "data"]
+    assert [cells[(0, c)] for c in range(7)] == [
+        "position", "stream_id", "version", "type", "recorded_at", "data", "metadata"]
     assert cells[(1, 3)] == "OrderPlaced" and cells[(6, 0)] == "… 4 more"
+    assert (cells[(1, 4)], cells[(5, 4)], cells[(1, 6)]) == ("Mon 09:00", "Mon 09:04", "{}")  # a minute apart
     assert {cell.get_text().get_text() for cell in items_ax.tables[0].get_celld().values()} >= {"a", "b", "c"}
+    # readable where a notebook shows it: 10 pt text, no wider than a notebook, the log above the tables
+    sizes = {cell.get_text().get_fontsize() for ax in fig.axes for cell in ax.tables[0].get_celld().values()}
+    assert sizes == {10}
+    assert fig.get_size_inches()[0] <= 10
+    assert log.get_position().y0 > max(orders_ax.get_position().y1, items_ax.get_position().y1)
+
+
+def test_es_vs_crud_wraps_long_values_and_shows_the_metadata(shop):
+    shop.append("order-126", [orders.OrderPlaced("126", 4, ["a"])],
+                metadata={"actor": "support", "reason": "mug out of stock, customer agreed"})
+    frame = shop.read_all_df().tail(1).assign(recorded_at=COURSE_START + timedelta(days=7))
+    log = viz.es_vs_crud(pd.concat([shop.read_all_df().head(1), frame]), {}).axes[0]
+    cells = {(r, c): cell.get_text().get_text() for (r, c), cell in log.tables[0].get_celld().items()}
+    assert cells[(2, 6)] == '{"actor":"support",\n"reason":"mug out of stock,\ncustomer agreed"}'
+    assert (cells[(1, 4)], cells[(2, 4)]) == ("03 Jun 09:00", "10 Jun 09:00")  # two Mondays: dates
 
 
 def test_the_gallery_writes_every_figure_and_an_index(tmp_path):
