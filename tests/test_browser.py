@@ -95,6 +95,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[bro
     shutil.copytree(ROOT / "notebooks", course / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.duckdb*"))
     (course / "data").symlink_to(ROOT / "data")  # for notebooks that read ../data
+    (course / "tests").symlink_to(ROOT / "tests")  # notebook 8 imports ../tests/fixtures/orders_log_v1.jsonl
     with browser_lab.jupyterlab(course / "notebooks", scratch) as server:
         yield server
 
