@@ -95,5 +95,12 @@ def test_storage_and_costs_are_measured_on_the_same_workload():
         assert sizes.loc["event sourced", "rows"] == 20  # one event per accepted command
         assert sizes.loc["crud", "rows"] == 10 + 30      # one row per order, one per item
         assert (sizes["bytes"] > 0).all()
+        # the same rows inserted in the opposite order take the same bytes
+        with crud.CrudShop() as reversed_shop:
+            for table, key in (("orders", "order_id"), ("order_items", "order_id, line")):
+                reversed_shop._con.register("rows", shop._con.execute(f"SELECT * FROM {table}").df())
+                reversed_shop._con.execute(f"INSERT INTO {table} SELECT * FROM rows ORDER BY {key} DESC")
+                reversed_shop._con.unregister("rows")
+            assert crud.storage(store, reversed_shop).equals(crud.storage(store, shop))
         assert shop.orders_df().to_dict("records") == \
             eventlab.states_at(store, orders.decider).to_dict("records")
