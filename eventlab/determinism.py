@@ -24,8 +24,7 @@ COURSE_START = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)  # a Monday morni
 def ticking_clock(start: datetime = COURSE_START, step: timedelta = timedelta(minutes=1)
                   ) -> Callable[[], datetime]:
     """A clock that returns ``start``, then ``start + step``, ... one tick per call."""
-    if start.tzinfo is None:
-        raise ValueError(f"start={start!r} has no time zone; use e.g. datetime(..., tzinfo=timezone.utc)")
+    _refuse_naive(start, "start")
     ticks = itertools.count()
     return lambda: start + next(ticks) * step
 
@@ -57,8 +56,7 @@ class HandClock:
     def now(self, now: datetime) -> None:
         if not isinstance(now, datetime):
             raise TypeError(f"now={now!r} is not a datetime")
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"now={now!r} has no time zone; use e.g. datetime(..., tzinfo=timezone.utc)")
+        _refuse_naive(now, "now")
         self._now = now
 
     def __call__(self) -> datetime:
@@ -66,6 +64,12 @@ class HandClock:
 
     def __repr__(self) -> str:
         return f"HandClock({self._now!r})"
+
+
+def _refuse_naive(moment: datetime, name: str) -> None:
+    """A clock's times must say their time zone: a naive one could be any of many instants."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name}={moment!r} has no time zone; use e.g. datetime(..., tzinfo=timezone.utc)")
 
 
 def seeded_ids(seed: int = 0) -> Callable[[], uuid.UUID]:
