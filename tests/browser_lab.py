@@ -219,7 +219,11 @@ def run_notebook(page: Any, path: str, timeout_ms: float = 240_000) -> dict:
     """
     panel = evaluate(page, OPEN_AND_RUN, path)
     page.wait_for_function(RUN_FINISHED, arg=panel, timeout=timeout_ms, polling=250)
-    return {"id": panel, **page.evaluate(NOTEBOOK_STATE, panel)}
+    state = page.evaluate(NOTEBOOK_STATE, panel)
+    if state["status"] == "busy":  # a widget's message right after the run can wake the kernel briefly
+        page.wait_for_function(RUN_FINISHED, arg=panel, timeout=timeout_ms, polling=250)
+        state = page.evaluate(NOTEBOOK_STATE, panel)
+    return {"id": panel, **state}
 
 
 def run_notebooks(pages: list[Any], paths: list[str], timeout_s: float = 300) -> dict[str, dict]:
