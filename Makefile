@@ -18,6 +18,7 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the layers of ARCHITECTURE.md (contracts in pyproject.toml)
 	$(BIN)/pytest -q tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg
 
 notebooks: $(STAMP)  # re-run every notebook and store its outputs (what nbval then checks)

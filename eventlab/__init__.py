@@ -2,8 +2,19 @@
 
 >>> import eventlab
 >>> store = eventlab.EventStore()          # in memory; EventStore("shop.duckdb") for a file
+
+The names here are the everyday API. The modules behind them sit in layers
+(``eventlab.core``, ``.storage``, ``.application``, ``.lab``, ``.examples``; see
+ARCHITECTURE.md), and the ones users import have short names:
+``eventlab.widgets``, ``eventlab.sample``, ``eventlab.snapshots``... (see
+``eventlab.shortnames``). Nothing of the example shop is loaded until asked for.
 """
 
+from eventlab import shortnames
+from eventlab.application.handling import handle
+from eventlab.application.timetravel import history, state_at, states_at
+from eventlab.core.decider import Decider, replay
+from eventlab.core.events import NewEvent, RecordedEvent, event_type
 from eventlab.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -14,19 +25,22 @@ from eventlab.errors import (
     StoreError,
     StoreLockedError,
     UnknownEventTypeError,
+    UsageError,
 )
-from eventlab.events import NewEvent, RecordedEvent, event_type
-from eventlab.model import Decider, handle, replay
-from eventlab.store import EventStore
-from eventlab.timetravel import history, state_at, states_at
+from eventlab.storage.store import EventStore
 
-from eventlab import sample  # isort: skip  (sample data builds on all of the above)
+shortnames.install()
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
     "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
-    "StoreLockedError", "UnknownEventTypeError", "event_type",
-    "Decider", "handle", "replay", "state_at", "states_at", "history", "sample",
+    "StoreLockedError", "UnknownEventTypeError", "UsageError", "event_type",
+    "Decider", "handle", "replay", "state_at", "states_at", "history",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``eventlab.sample``, ``eventlab.widgets``...: a layer's module under its short name, on first use."""
+    return shortnames.module(name)

@@ -23,14 +23,14 @@ import duckdb
 import pandas as pd
 
 import eventlab
-from eventlab import schema
+from eventlab.application.sqlmacros import install_macros
+from eventlab.application.timetravel import state_row
+from eventlab.core.decider import Decider
 from eventlab.errors import EventLabError, StoreLockedError
 from eventlab.examples import orders
-from eventlab.model import Decider
-from eventlab.queries import QUERIES, run_query
-from eventlab.sqlmacros import install_macros
-from eventlab.store import EventStore
-from eventlab.timetravel import state_row
+from eventlab.examples.queries import QUERIES, run_query
+from eventlab.storage import schema
+from eventlab.storage.store import EventStore
 
 DEFAULT_DB = "shop.duckdb"
 DECIDERS: dict[str, Decider] = {"order": orders.decider, "stock": orders.stock_decider}
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """Simulate ``--orders`` orders into a new store file, then suggest what to try."""
-    from eventlab.sample import demo_store
+    from eventlab.examples.sample import demo_store
 
     if args.db.exists() and not args.force:
         raise CommandError(f"{str(args.db)!r} exists already; choose another --db, "
@@ -165,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         path.unlink(missing_ok=True)
     started = time.perf_counter()
     with demo_store(args.db, args.orders, args.seed, progress=sys.stderr.isatty()) as store:
-        events, placed, first = store._rows("""
+        events, placed, first = store.rows("""
             SELECT count(*), count(DISTINCT stream_id) FILTER (starts_with(stream_id, 'order-')),
                    min(recorded_at) FROM events""")[0]
         order = _interesting_order(store)
@@ -190,7 +190,7 @@ def cmd_load(args: argparse.Namespace) -> None:
     source = args.file if args.file.suffix.lower() == ".parquet" else read_events(args.file)
     with EventStore(args.db) as store:
         report = store.import_events(source, progress=sys.stderr.isatty())
-        install_macros(store)
+        install_macros(store, orders.decider)
     where = f" (positions {report.first_position:,} to {report.last_position:,})" if report.imported else ""
     print(f"Loaded {report.imported:,} events into {args.db}{where}; "
           f"{report.skipped:,} were stored already and skipped.")
@@ -242,7 +242,7 @@ def cmd_history(args: argparse.Namespace) -> None:
 def cmd_sql(args: argparse.Namespace) -> None:
     """Run any SQL on a read-only connection, with the time-travel macros available."""
     with _open(args.db) as store:
-        install_macros(store)
+        install_macros(store, orders.decider)
         relation = store.sql(args.query)
         if relation is None:
             print("ok")
@@ -261,14 +261,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> None:
     """What the store holds."""
     with _open(args.db) as store:
-        events, streams, first, last, late = store._rows("""
+        events, streams, first, last, late = store.rows("""
             SELECT count(*), count(DISTINCT stream_id), min(recorded_at), max(recorded_at),
                    count(*) FILTER (occurred_at IS NOT NULL AND occurred_at <> recorded_at) FROM events""")[0]
-        categories = store._rows("""
+        categories = store.rows("""
             SELECT split_part(stream_id, '-', 1) AS category, count(DISTINCT stream_id), min(stream_id)
             FROM events GROUP BY category ORDER BY count(*) DESC""")
         types = store.counts_df()
-        macros = [row[0] for row in store._rows(
+        macros = [row[0] for row in store.rows(
             "SELECT function_name FROM duckdb_functions() WHERE function_name IN ('events_as_of', "
             "'order_states_as_of') AND NOT internal")]
     print(f"store:     {args.db} ({args.db.stat().st_size / 1e6:,.1f} MB)")
@@ -342,7 +342,7 @@ def _refuse_if_open_elsewhere(db: Path) -> None:
     """``--force`` must not delete a store that another process (a notebook kernel) has open for
     writing: that process would go on writing to a deleted file, and its events would be lost."""
     try:
-        schema._connect_file(db, read_only=True).close()
+        schema.connect_file(db, read_only=True).close()
     except StoreLockedError:
         raise
     except EventLabError:
@@ -351,7 +351,7 @@ def _refuse_if_open_elsewhere(db: Path) -> None:
 
 def _decider_for(store: EventStore, stream_id: str) -> Decider:
     if store.stream_version(stream_id) == 0:
-        examples = ", ".join(row[0] for row in store._rows(
+        examples = ", ".join(row[0] for row in store.rows(
             "SELECT min(stream_id) FROM events GROUP BY split_part(stream_id, '-', 1) ORDER BY 1"))
         raise CommandError(f"no stream {stream_id!r} in {store.path}; stream ids look like "
                            f"{examples or 'order-000001'} (eventlab info lists more)")
@@ -367,15 +367,15 @@ def _version_at(store: EventStore, stream_id: str, version: int | None, position
     """The stream's version at the point asked for: how many of its events the state includes."""
     condition, params = ("position <= ?", [position]) if position is not None else \
         ("recorded_at <= ?", [as_of]) if as_of is not None else ("true", [])
-    count = store._rows(f"SELECT count(*) FROM events WHERE stream_id = ? AND {condition}",
+    count = store.rows(f"SELECT count(*) FROM events WHERE stream_id = ? AND {condition}",
                         [stream_id, *params])[0][0]
     return count if version is None else min(version, count)
 
 
 def _interesting_order(store: EventStore) -> str:
     """An order whose story shows a cart changing: the first one with an item removed."""
-    rows = store._rows("SELECT stream_id FROM events WHERE type = 'ItemRemoved' ORDER BY position LIMIT 1") \
-        or store._rows("SELECT min(stream_id) FROM events WHERE starts_with(stream_id, 'order-')")
+    rows = store.rows("SELECT stream_id FROM events WHERE type = 'ItemRemoved' ORDER BY position LIMIT 1") \
+        or store.rows("SELECT min(stream_id) FROM events WHERE starts_with(stream_id, 'order-')")
     return rows[0][0] or "order-000001"
 
 

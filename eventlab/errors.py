@@ -24,6 +24,13 @@ class InvalidEventError(EventLabError, ValueError):
     """An event, stream id, type, payload or timestamp that cannot be stored as given."""
 
 
+class UsageError(EventLabError, ValueError):
+    """An argument that is not what the function takes (a method name, a bound, a decider...).
+
+    For arguments that are not events; events that cannot be stored raise ``InvalidEventError``.
+    """
+
+
 class ConcurrencyError(EventLabError):
     """The stream moved on since it was read: the expected version does not match.
 

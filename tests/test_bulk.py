@@ -114,7 +114,7 @@ TRICKY_JSON = [
 
 def _staged(store, **columns):
     frame = pd.DataFrame(columns)
-    from eventlab import bulk
+    from eventlab.storage import bulk
 
     con = store._con
     con.register("eventlab_import_source", frame)
@@ -163,7 +163,7 @@ def test_every_valid_json_text_python_may_refuse_is_picked_for_the_python_check(
         f'{{"id": "4e123", "x": {v}}}' for v in ("NaN", "-nan", "Infinity", "[1,]", "1e400", "1.5e308",
                                                   "true", "null", "[false]", '"a,}"', "-0", "1e-999")]
     with eventlab.EventStore() as store:
-        from eventlab import bulk
+        from eventlab.storage import bulk
 
         for text in texts:
             valid, matched = store.sql(
@@ -216,7 +216,7 @@ def test_uuid_objects_as_read_all_df_gives_them_are_kept():
 
 
 def test_a_partly_stored_import_writes_only_the_new_rows_in_order(monkeypatch):
-    from eventlab import bulk
+    from eventlab.storage import bulk
 
     monkeypatch.setattr(bulk, "_CHUNK", 3)  # several chunks of digests, folded one after another
     ids = [str(uuid.uuid4()) for _ in range(12)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import eventlab
-from eventlab import CommandRejected, ConcurrencyError
 from eventlab.exercises import (
     Account,
     AccountOpened,
@@ -18,7 +16,10 @@ from eventlab.exercises import (
     check_upcaster,
     practice_shop,
 )
-from eventlab.upcasting import _upcasters
+
+import eventlab
+from eventlab import CommandRejected, ConcurrencyError
+from eventlab.core.upcasters import UPCASTERS
 
 
 def unwritten(*args):
@@ -98,10 +99,10 @@ def test_upcaster_check():
 
 
 def test_the_upcaster_check_leaves_no_upcaster_behind():
-    before = dict(_upcasters)
+    before = dict(UPCASTERS)
     check_upcaster(good_upcaster)
     check_upcaster(unwritten)
-    assert _upcasters == before
+    assert before == UPCASTERS
     assert check_upcaster(good_upcaster)  # and a second run of the cell gives the same verdict
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventlab
-from eventlab import NewEvent
+from eventlab import Decider, NewEvent, handle, replay
 from eventlab.errors import CommandRejected, ConcurrencyError, UnknownEventTypeError
 from eventlab.examples.orders import (
     AddItem,
@@ -28,7 +28,6 @@ from eventlab.examples.orders import (
     ShipOrder,
     decider,
 )
-from eventlab.model import Decider, handle, replay
 
 HYPOTHESIS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hypothesis
 import pytest
+from eventlab.testing import given
 from hypothesis import strategies as st
 
 import eventlab
+from eventlab import handle, replay
 from eventlab.errors import CommandRejected
 from eventlab.examples import orders
 from eventlab.examples.orders import (
@@ -34,8 +36,6 @@ from eventlab.examples.orders import (
     decider,
     stock_decider,
 )
-from eventlab.model import handle, replay
-from eventlab.testing import given
 
 placed = OrderPlaced(order_id="123", user_id=1, items=["a", "b"])
 paid = OrderPaid(order_id="123", amount=100)

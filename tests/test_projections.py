@@ -12,12 +12,6 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-import eventlab
-from eventlab import NewEvent
-from eventlab.examples import orders
 from eventlab.projections import (
     Projection,
     ProjectionError,
@@ -25,9 +19,14 @@ from eventlab.projections import (
     catch_up,
     inline,
     lag,
-    read_models,
     rebuild,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventlab
+from eventlab import NewEvent
+from eventlab.examples import orders, read_models
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
 LAWS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

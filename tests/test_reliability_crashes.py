@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from eventlab.projections import catch_up, lag
 
 import eventlab
-from eventlab.projections import catch_up, lag, read_models
+from eventlab.examples import read_models
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "orders-sample.parquet"
 FIRST, CHUNK = 400, 150  # events stored before the first child runs; events per import
@@ -34,7 +35,8 @@ CHILD = textwrap.dedent(f"""
     import sys
     import pandas as pd
     import eventlab
-    from eventlab.projections import catch_up, read_models
+    from eventlab.examples import read_models
+    from eventlab.projections import catch_up
 
     sample = pd.read_parquet(sys.argv[2])
     with eventlab.EventStore(sys.argv[1]) as store:

@@ -11,8 +11,8 @@ import threading
 from collections import defaultdict
 
 import eventlab
+from eventlab import handle
 from eventlab.examples import orders
-from eventlab.model import handle
 
 ORDERS = ("1", "2", "3")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 import eventlab
+from eventlab import handle
 from eventlab.examples import orders
-from eventlab.model import handle
 
 
 def test_threads_handling_commands_on_shared_streams_lose_nothing():

@@ -1,1 +1,7 @@
-"""Example domains used by the course: ``from eventlab.examples import orders``."""
+"""Example domains, on top of everything else: ``from eventlab.examples import orders``.
+
+The coffee shop of the course: ``orders`` (its events, rules and state SQL),
+``read_models``, ``queries``, ``sample`` (a simulated shop), ``crud`` (the same
+shop as CRUD tables), ``exercises`` and ``gallery``. A new domain goes here as
+a module of its own; nothing below this layer imports it.
+"""

@@ -10,7 +10,7 @@ Stock is a second, separate entity (streams ``stock-<sku>``) with its own
 decider; ``place_order_reserving_stock`` shows how one business action can
 touch several streams at once, all or nothing, inside a unit of work.
 
->>> from eventlab.model import replay
+>>> from eventlab import replay
 >>> state = replay([OrderPlaced("123", 1, ["a", "b"]), ItemAdded("123", "c"),
 ...                 OrderPaid("123", 100)], decider)
 >>> state.items, state.paid, state.status
@@ -25,13 +25,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, NoReturn
 
+from eventlab.application.handling import handle
+from eventlab.core.decider import Decider, Summary
+from eventlab.core.events import RecordedEvent, event_type, registered_class
+from eventlab.core.upcasters import upcaster
 from eventlab.errors import CommandRejected
-from eventlab.events import RecordedEvent, event_type
-from eventlab.model import Decider, handle
-from eventlab.upcasting import upcaster
 
 if TYPE_CHECKING:
-    from eventlab.store import EventStore
+    from eventlab.storage.store import EventStore
 
 # --- Orders: commands (what someone asks for) ------------------------------------
 
@@ -88,7 +89,7 @@ class CancelOrder:
 # --- Orders: events (what happened; stored under these stable type names) --------
 
 
-@event_type("OrderPlaced")
+@event_type("OrderPlaced", color="#1f77b4")  # blue
 @dataclass(frozen=True)
 class OrderPlaced:
     """An order was opened by ``user_id`` with these items."""
@@ -98,7 +99,7 @@ class OrderPlaced:
     items: list[str]
 
 
-@event_type("ItemAdded")
+@event_type("ItemAdded", color="#17becf")  # cyan
 @dataclass(frozen=True)
 class ItemAdded:
     """One item was added to the order."""
@@ -107,7 +108,7 @@ class ItemAdded:
     item: str
 
 
-@event_type("ItemRemoved")
+@event_type("ItemRemoved", color="#e377c2")  # pink
 @dataclass(frozen=True)
 class ItemRemoved:
     """One occurrence of an item was removed from the order."""
@@ -116,7 +117,7 @@ class ItemRemoved:
     item: str
 
 
-@event_type("OrderPaid", version=2)
+@event_type("OrderPaid", version=2, color="#2ca02c")  # green
 @dataclass(frozen=True)
 class OrderPaid:
     """A payment of ``amount`` in ``currency`` was recorded.
@@ -136,7 +137,7 @@ def _paid_in_euros(data: dict) -> dict:
     return {**data, "currency": "EUR"}
 
 
-@event_type("OrderShipped")
+@event_type("OrderShipped", color="#9467bd")  # purple
 @dataclass(frozen=True)
 class OrderShipped:
     """The order left the warehouse."""
@@ -144,7 +145,7 @@ class OrderShipped:
     order_id: str
 
 
-@event_type("OrderCancelled")
+@event_type("OrderCancelled", color="#d62728")  # red
 @dataclass(frozen=True)
 class OrderCancelled:
     """The order was cancelled, for the reason given."""
@@ -184,6 +185,17 @@ class OrderState:
     status: OrderStatus = OrderStatus.NEW
 
 
+STATUS_AFTER: dict[str, OrderStatus] = {
+    "OrderPlaced": OrderStatus.PLACED, "OrderPaid": OrderStatus.PAID,
+    "OrderShipped": OrderStatus.SHIPPED, "OrderCancelled": OrderStatus.CANCELLED,
+}
+"""The order status rule, written once: the event types that move an order to a status (the other
+order events leave it as it was). ``fold`` applies it to objects, ``STATE_SQL`` and the read
+models to rows, the pictures to a whole log at once."""
+
+_STATUS_BY_CLASS = {registered_class(type_): status for type_, status in STATUS_AFTER.items()}
+
+
 def stream_id(order_id: str) -> str:
     """The stream that holds one order's events: ``"order-<order_id>"``."""
     return f"order-{order_id}"
@@ -215,15 +227,11 @@ def fold(state: OrderState, events: Iterable[object]) -> OrderState:
                 items.append(event.item)
             case OrderPlaced(order_id=placed_id, user_id=placed_by, items=placed_items):
                 order_id, user_id, items, paid = placed_id, placed_by, list(placed_items), 0.0
-                status = OrderStatus.PLACED
             case ItemRemoved(item=item) if item in items:
                 items.remove(item)  # the oldest occurrence goes first
             case OrderPaid(amount=amount):
-                paid, status = paid + float(amount), OrderStatus.PAID
-            case OrderShipped():
-                status = OrderStatus.SHIPPED
-            case OrderCancelled():
-                status = OrderStatus.CANCELLED
+                paid += float(amount)
+        status = _STATUS_BY_CLASS.get(type(event), status)
     return OrderState(order_id, user_id, items, paid, status)
 
 
@@ -300,11 +308,16 @@ def _reject(command: object, reason: str) -> NoReturn:
     raise CommandRejected(reason, command)
 
 
+def status_case(type_column: str = "type") -> str:
+    """``STATUS_AFTER`` as an SQL CASE: the status an event in ``type_column`` moves an order to, or NULL."""
+    whens = " ".join(f"WHEN '{type_}' THEN '{status}'" for type_, status in STATUS_AFTER.items())
+    return f"CASE {type_column} {whens} END"
+
+
 STATE_SQL = """
 WITH orders AS (               -- one pass over every order's events: all that most orders need
     SELECT stream_id,
-           arg_max(type, position) FILTER (type IN ('OrderPlaced', 'OrderPaid', 'OrderShipped',
-                                                    'OrderCancelled')) AS last_status,
+           arg_max(type, position) FILTER (type IN ({status_types})) AS last_status,
            arg_max(data, position) FILTER (type = 'OrderPlaced') AS placed,
            list({'position': position, 'item': CASE type WHEN 'ItemAdded' THEN data ->> 'item' END})
                FILTER (type = 'ItemAdded') AS added,
@@ -351,14 +364,13 @@ SELECT o.stream_id, o.fields.order_id, o.fields.user_id,
                  || coalesce(list_transform(list_sort(o.added), lambda e: e.item), [])
             ELSE r.items END AS items,
        coalesce(CASE WHEN r.stream_id IS NULL THEN o.paid ELSE r.paid END, 0) AS paid,
-       CASE o.last_status WHEN 'OrderPlaced' THEN 'Placed' WHEN 'OrderPaid' THEN 'Paid'
-                          WHEN 'OrderShipped' THEN 'Shipped' WHEN 'OrderCancelled' THEN 'Cancelled'
-                          ELSE 'New' END AS status
+       coalesce({status_case}, '{initial_status}') AS status
 FROM (SELECT *, from_json(placed, '{"order_id": "VARCHAR", "user_id": "BIGINT", "items": ["VARCHAR"]}')
                     AS fields
       FROM orders) o
      LEFT JOIN redone_states r USING (stream_id)
-"""
+""".replace("{status_types}", ", ".join(f"'{type_}'" for type_ in STATUS_AFTER)).replace(
+    "{status_case}", status_case("o.last_status")).replace("{initial_status}", OrderStatus.NEW)
 """The order state of every stream in one vectorized DuckDB query: exactly what ``fold`` gives.
 
 It reads ``stream_events`` (the events of the order streams up to the point in
@@ -371,8 +383,12 @@ path over their events since the last placement: every occurrence of an item
 put in, of which, as ``list.remove`` takes the oldest, the newest stay.
 """
 
+SUMMARY = Summary(by="status", levels=tuple(OrderStatus), total="paid", total_label="Revenue",
+                  set_by=dict(STATUS_AFTER), total_from={"OrderPaid": "amount"})
+"""How the pictures and the time slider sum up the shop: orders by status, and the revenue."""
+
 decider = Decider(initial_state=OrderState(), evolve=evolve, decide=decide,
-                  name="orders", category="order", state_sql=STATE_SQL, fold=fold)
+                  name="orders", category="order", state_sql=STATE_SQL, fold=fold, summary=SUMMARY)
 """The order rules as a Decider: ``eventlab.handle(store, orders.decider, stream_id("123"), cmd)``."""
 
 
@@ -405,7 +421,7 @@ class ReleaseStock:
     order_id: str
 
 
-@event_type("StockReceived")
+@event_type("StockReceived", color="#bcbd22")  # olive
 @dataclass(frozen=True)
 class StockReceived:
     """``quantity`` units of ``sku`` arrived."""
@@ -414,7 +430,7 @@ class StockReceived:
     quantity: int
 
 
-@event_type("StockReserved")
+@event_type("StockReserved", color="#ff7f0e")  # orange
 @dataclass(frozen=True)
 class StockReserved:
     """``quantity`` units of ``sku`` were set aside for ``order_id``."""
@@ -424,7 +440,7 @@ class StockReserved:
     order_id: str
 
 
-@event_type("StockReleased")
+@event_type("StockReleased", color="#8c564b")  # brown
 @dataclass(frozen=True)
 class StockReleased:
     """``quantity`` units of ``sku`` reserved for ``order_id`` became available again."""

@@ -17,17 +17,19 @@ import dataclasses
 import enum
 import functools
 import typing
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from eventlab import fastjson
+from eventlab.application.replaying import stream_state
+from eventlab.core import fastpaths
+from eventlab.core.events import payload_of, to_json
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.events import payload_of, to_json
 
 if TYPE_CHECKING:
-    from eventlab.model import Decider
-    from eventlab.store import EventStore
+    from eventlab.core.decider import Decider
+    from eventlab.storage.store import EventStore
 
 SNAPSHOTS_DDL = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -54,26 +56,29 @@ class Snapshot:
 
 
 def take(store: EventStore, stream_id: str, decider: Decider, *, version: int | None = None) -> Snapshot:
-    """Replay a stream (up to ``version``, default its end) and store the state as a snapshot."""
-    from eventlab.timetravel import state_at
+    """Replay a stream (up to ``version``, default its end) and store the state as a snapshot.
 
+    The replay starts from the newest snapshot below that version, if any.
+    """
     _check_named(decider)
     if store.in_unit_of_work:
         raise StoreError("take a snapshot after the unit of work commits: it must describe stored events")
-    last = store._rows(
+    last = store.rows(
         "SELECT version, position, recorded_at FROM events WHERE stream_id = ? AND version <= ? "
         "ORDER BY version DESC LIMIT 1", [stream_id, version if version is not None else 2**62])
     if not last:
         raise InvalidEventError(f"stream {stream_id!r} has no events to snapshot (up to version {version})")
     at_version, position, recorded_at = last[0]
-    state = state_at(store, stream_id, decider, version=at_version)
-    with store._lock:
-        store._con.execute(SNAPSHOTS_DDL)
-        store._has_snapshots = True
-        store._con.execute(
+    start = latest(store, stream_id, decider, version=at_version)
+    state = stream_state(store, stream_id, decider, after=start.version if start else 0,
+                         state=start.state if start else None, where="version <= ?", params=[at_version])
+    with store.connection() as con:
+        con.execute(SNAPSHOTS_DDL)
+        con.execute(
             "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
             [stream_id, decider.name, decider.state_version, at_version, position, recorded_at,
              to_json(state_to_dict(state), "snapshot state")])
+    _has_table_by_store[store] = True
     return Snapshot(stream_id, at_version, position, recorded_at, state)
 
 
@@ -89,11 +94,11 @@ def latest(store: EventStore, stream_id: str, decider: Decider, *, version: int 
         if bound is not None:
             query += f" AND {column} <= ?"
             params.append(bound)
-    rows = store._rows(query + " ORDER BY version DESC LIMIT 1", params)
+    rows = store.rows(query + " ORDER BY version DESC LIMIT 1", params)
     if not rows:
         return None
     version_, position_, recorded_at, state = rows[0]
-    restored = state_from_dict(type(decider.initial_state), fastjson.loads(state.encode()))
+    restored = state_from_dict(type(decider.initial_state), fastpaths.loads(state.encode()))
     return Snapshot(stream_id, version_, position_, recorded_at, restored)
 
 
@@ -120,9 +125,9 @@ def delete_all(store: EventStore, decider: Decider | None = None) -> int:
     if not _has_table(store):
         return 0
     where, params = ("WHERE decider = ?", [decider.name]) if decider is not None else ("", [])
-    with store._lock:
-        count = store._con.execute(f"SELECT count(*) FROM snapshots {where}", params).fetchall()[0][0]
-        store._con.execute(f"DELETE FROM snapshots {where}", params)
+    with store.connection() as con:
+        count = con.execute(f"SELECT count(*) FROM snapshots {where}", params).fetchall()[0][0]
+        con.execute(f"DELETE FROM snapshots {where}", params)
     return int(count)
 
 
@@ -165,10 +170,13 @@ def _check_named(decider: Decider) -> None:
                                 "Decider(..., name='orders')")
 
 
+_has_table_by_store: weakref.WeakKeyDictionary[EventStore, bool] = weakref.WeakKeyDictionary()
+
+
 def _has_table(store: EventStore) -> bool:
-    """Whether the store has a snapshots table (asked once per store object)."""
-    if store._has_snapshots is None:
-        store._has_snapshots = bool(store._rows(
+    """Whether the store has a snapshots table (asked once per store object; ``take`` makes one)."""
+    if store not in _has_table_by_store:
+        _has_table_by_store[store] = bool(store.rows(
             "SELECT 1 FROM duckdb_tables() WHERE table_name = 'snapshots' "
             "AND database_name = current_database()"))
-    return store._has_snapshots
+    return _has_table_by_store[store]

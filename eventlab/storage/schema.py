@@ -71,7 +71,7 @@ def connect(path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnecti
                              f"(Path({str(path.parent)!r}).mkdir(parents=True)) or choose another path")
         created = not path.exists()
         try:
-            con = _connect_file(path, read_only)
+            con = connect_file(path, read_only)
         except StoreError:
             _remove_if_new(path, created)
             raise
@@ -154,7 +154,7 @@ def _damaged(path: Path | None, exc: Exception) -> StoreError:
     )
 
 
-def _connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def connect_file(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     config = {} if read_only else {"storage_compatibility_version": STORAGE_COMPATIBILITY}
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)

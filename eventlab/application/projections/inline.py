@@ -12,24 +12,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator
 
-from eventlab.errors import StoreError
-from eventlab.projections.core import (
+from eventlab.application.projections.core import (
     CHECKPOINTS_DDL,
     Method,
     Projection,
     ProjectionError,
-    _apply,
-    _as_list,
-    _check_writable,
-    _checkpoint,
-    _head,
-    _lock,
-    _path,
-    _rollback,
-    _save_checkpoint,
-    _sentence,
+    apply_events,
+    as_projection_list,
+    as_sentence,
+    check_writable,
+    checkpoint_of,
+    chosen_method,
+    head_position,
+    projection_lock,
+    rollback,
+    save_checkpoint,
 )
-from eventlab.store import EventStore
+from eventlab.errors import StoreError
+from eventlab.storage.store import EventStore
 
 
 @contextlib.contextmanager
@@ -45,36 +45,35 @@ def inline(store: EventStore, projections: Projection | Iterable[Projection], *,
     it (nothing is written). Other threads wait for the block. Use ``append``
     or ``handle`` inside, not ``unit_of_work`` (which commits on its own).
     """
-    projections = _as_list(projections)
-    paths = [_path(projection, method) for projection in projections]
-    _check_writable(store)
-    with store._lock, contextlib.ExitStack() as locks:
+    projections = as_projection_list(projections)
+    paths = [chosen_method(projection, method) for projection in projections]
+    check_writable(store)
+    with store.connection() as con, contextlib.ExitStack() as locks:
         if store.in_unit_of_work:
             raise StoreError("inline() cannot run inside a unit_of_work, which commits on its own; "
                              "open the inline block outside it and append there")
         for projection in projections:
-            locks.enter_context(_lock(store, projection.name))
-        con = store._con
+            locks.enter_context(projection_lock(store, projection.name))
         con.execute(CHECKPOINTS_DDL)
         for projection in projections:
             con.execute(projection.setup)
         con.execute("BEGIN TRANSACTION")
         try:
             yield store
-            head = _head(con)
+            head = head_position(con)
             for projection, path in zip(projections, paths):
-                first = _checkpoint(con, projection.name) + 1
+                first = checkpoint_of(con, projection.name) + 1
                 try:
-                    _apply(con, projection, first, head, path)
+                    apply_events(con, projection, first, head, path)
                 except Exception as exc:
                     raise ProjectionError(
                         f"inline projection {projection.name!r} failed on the events at positions "
-                        f"{first}..{head}: {type(exc).__name__}: {_sentence(exc)} Nothing was written: the "
+                        f"{first}..{head}: {type(exc).__name__}: {as_sentence(exc)} Nothing was written: the "
                         f"appends of the block were rolled back with it", projection.name, first,
                         None) from exc
-                _save_checkpoint(con, projection.name, head)
+                save_checkpoint(con, projection.name, head)
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
-            store._invalidate_caches()  # its cached head and versions included the rolled-back appends
+            rollback(con)
+            store.refresh()  # its cached head and versions included the rolled-back appends
             raise

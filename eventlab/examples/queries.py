@@ -5,7 +5,7 @@ so questions about paths, timing, changed minds and late news are plain SQL over
 ``events``. Each query here runs on any store of the order domain (try them on
 ``eventlab.sample.demo_store()`` or with ``eventlab query NAME``)::
 
-    from eventlab.queries import QUERIES, run_query
+    from eventlab.examples.queries import QUERIES, run_query
     run_query(store, "funnel")
     print(QUERIES["funnel"].sql)
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from eventlab.errors import EventLabError
-from eventlab.store import EventStore
+from eventlab.storage.store import EventStore
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,15 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
-from eventlab import upcasting
-from eventlab.determinism import seeded_ids, ticking_clock
+from eventlab.application.handling import handle
+from eventlab.application.projections import Projection, ProjectionError, catch_up
+from eventlab.core.decider import Decider
+from eventlab.core.events import NewEvent, event_type
+from eventlab.core.upcasters import temporary_upcaster
 from eventlab.errors import CommandRejected, ConcurrencyError, UnknownEventTypeError
-from eventlab.events import NewEvent, event_type
 from eventlab.examples import orders
-from eventlab.model import Decider, handle
-from eventlab.projections import Projection, ProjectionError, catch_up
-from eventlab.store import EventStore
+from eventlab.lab.determinism import seeded_ids, ticking_clock
+from eventlab.storage.store import EventStore
 
 # -- a tiny bank account, the domain of exercises 1 and 2 -----------------------------------
 
@@ -176,7 +177,7 @@ def check_status_at(store: EventStore, answer: object) -> Verdict:
 
 
 def _status_at(store: EventStore, stream_id: str, moment: datetime) -> str:
-    from eventlab.timetravel import state_at
+    from eventlab.application.timetravel import state_at
 
     return str(state_at(store, stream_id, orders.decider, as_of=moment).status)
 
@@ -245,22 +246,15 @@ def check_upcaster(fn: Callable[[dict], dict]) -> Verdict:
     store = price_log()
     expected = [PriceChanged(product, round(price * 100), "EUR") for product, price in _OLD_PRICES]
     expected.append(PriceChanged("tea", 245, "EUR"))
-    key = ("PriceChanged", 1)
-    before = upcasting._upcasters.get(key)
-    upcasting.upcaster(*key)(fn)
-    try:
-        got = [recorded.event for recorded in store.read("prices")]
-    except UnknownEventTypeError as error:
-        reason = str(error).rstrip(".")
-        return _verdict(False, f"the upgraded data cannot be read as PriceChanged: {reason}. "
-                               f"Version 2 has exactly the fields product, cents and currency")
-    except Exception as error:  # a learner's function may fail in any way
-        return _verdict(False, f"the upcaster fails: {type(error).__name__}: {error}")
-    finally:
-        if before is None:
-            upcasting._upcasters.pop(key, None)
-        else:
-            upcasting._upcasters[key] = before
+    with temporary_upcaster("PriceChanged", 1, fn):
+        try:
+            got = [recorded.event for recorded in store.read("prices")]
+        except UnknownEventTypeError as error:
+            reason = str(error).rstrip(".")
+            return _verdict(False, f"the upgraded data cannot be read as PriceChanged: {reason}. "
+                                   f"Version 2 has exactly the fields product, cents and currency")
+        except Exception as error:  # a learner's function may fail in any way
+            return _verdict(False, f"the upcaster fails: {type(error).__name__}: {error}")
     for (product, price), event, want in zip(_OLD_PRICES, got, expected):
         if event != want:
             hint = ""

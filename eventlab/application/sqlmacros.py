@@ -1,6 +1,6 @@
 """Time travel in plain SQL: table macros over the ``events`` table, installed in the store's database.
 
-After ``install_macros(store)`` these work in ``store.sql(...)``, in ``eventlab
+After ``install_macros(store, orders.decider)`` these work in ``store.sql(...)``, in ``eventlab
 sql`` and, for a store file, in the DuckDB command line (``duckdb shop.duckdb``)::
 
     SELECT * FROM events_as_of(TIMESTAMPTZ '2024-03-10 12:00:00+00')  -- what was recorded by then
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import re
 
+from eventlab.application.timetravel import state_columns
+from eventlab.core.decider import Decider
 from eventlab.errors import InvalidEventError
-from eventlab.model import Decider
-from eventlab.store import EventStore
-from eventlab.timetravel import state_columns
+from eventlab.storage.store import EventStore
 
 # Parameter names are unusual on purpose: inside a macro a parameter hides any column of that name.
 EVENT_MACROS = {
@@ -44,30 +44,30 @@ _STATES = """({parameter}) AS TABLE
     SELECT {columns} FROM ({state_sql}) ORDER BY stream_id"""
 
 
-def install_macros(store: EventStore, decider: Decider | None = None, *,
-                   temporary: bool | None = None) -> list[str]:
+def install_macros(store: EventStore, *deciders: Decider, temporary: bool | None = None) -> list[str]:
     """Create the time-travel macros in the store's database; returns the names created.
 
-    ``decider`` (default: ``orders.decider``) must have a ``category`` and a
-    ``state_sql``; its macros are named after the category, e.g.
-    ``order_states_as_of``. In a writable store file the macros are saved with
-    the file (``temporary=False``), so every DuckDB client sees them; a
-    read-only store gets them for this connection only (``TEMP``), as it cannot
-    save anything.
+    The event macros (``events_as_of``, ``events_until``, ``stream_at``) work on
+    any log. Each decider given (it needs a ``category`` and a ``state_sql``)
+    adds its whole-system macros and a view, named after its category: for the
+    shop, ``install_macros(store, orders.decider)`` makes ``order_states_as_of``,
+    ``order_states_at`` and ``order_states``. In a writable store file the macros
+    are saved with the file (``temporary=False``), so every DuckDB client sees
+    them; a read-only store gets them for this connection only (``TEMP``), as it
+    cannot save anything.
     """
-    if decider is None:
-        from eventlab.examples import orders
-
-        decider = orders.decider
     temporary = store.read_only if temporary is None else temporary
     kind = "TEMP MACRO" if temporary else "MACRO"
-    macros = {**EVENT_MACROS, **state_macros(decider)}
+    macros = dict(EVENT_MACROS)
+    for decider in deciders:
+        macros.update(state_macros(decider))
     for name, definition in macros.items():
         store.sql(f"CREATE OR REPLACE {kind} {name}{definition}")
-    view = f"{decider.category}_states"
-    store.sql(f"CREATE OR REPLACE {'TEMP VIEW' if temporary else 'VIEW'} {view} AS "
-              f"SELECT * FROM {view}_as_of('infinity'::TIMESTAMPTZ)")
-    return [*macros, view]
+    views = [f"{decider.category}_states" for decider in deciders]
+    for view in views:
+        store.sql(f"CREATE OR REPLACE {'TEMP VIEW' if temporary else 'VIEW'} {view} AS "
+                  f"SELECT * FROM {view}_as_of('infinity'::TIMESTAMPTZ)")
+    return [*macros, *views]
 
 
 def state_macros(decider: Decider) -> dict[str, str]:

@@ -2,11 +2,9 @@
 
 A *decider* is three plain things: an initial state, ``evolve`` (apply one event
 to a state) and ``decide`` (turn a command and the current state into new
-events, or reject it). Everything else follows from them:
-
-- ``replay`` folds ``evolve`` over a stream: State = replay(events).
-- ``handle`` is the whole write path: read the stream, replay it, decide, and
-  append what was decided with optimistic concurrency.
+events, or reject it). ``replay`` folds ``evolve`` over a stream:
+State = replay(events). The write path that uses ``decide`` against a store,
+``handle``, is an application service (``eventlab.application.handling``).
 
 Keeping ``evolve`` and ``decide`` pure functions (no I/O, no clock, no
 randomness) is what makes replaying history, time travel and testing with
@@ -15,18 +13,37 @@ randomness) is what makes replaying history, time travel and testing with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import KW_ONLY, dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Any, Generic, TypeVar
 
-from eventlab import snapshots, statecache
-from eventlab.errors import ConcurrencyError, UnknownEventTypeError
-from eventlab.events import RecordedEvent
-
-if TYPE_CHECKING:
-    from eventlab.store import EventStore
+from eventlab.core.events import RecordedEvent
+from eventlab.errors import UnknownEventTypeError
 
 S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How pictures and the time slider sum up a decider's streams: count them by one state field,
+    add up another.
+
+    ``by`` is the state field that classifies a stream (the shop: ``"status"``),
+    ``levels`` its values in the order to show them (others follow, by name).
+    ``total`` is a numeric state field added up over all streams (``"paid"``),
+    shown as ``total_label`` (``"Revenue"``). Optional, to let DuckDB compute the
+    summary over a whole log instead of a Python replay: ``set_by`` maps an event
+    type to the value of ``by`` right after it (other types leave it as it was),
+    and ``total_from`` maps an event type to the data field it adds to ``total``.
+    A decider that gives them must agree with its own ``evolve`` (test it).
+    """
+
+    by: str
+    levels: tuple[str, ...] = ()
+    total: str | None = None
+    total_label: str | None = None
+    set_by: Mapping[str, str] = field(default_factory=dict)
+    total_from: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,8 @@ class Decider(Generic[S]):
       applied to each event but faster (e.g. building a list once instead of
       copying it per event). ``replay`` uses it when given; a test checks that
       the two agree.
+    - ``summary``: optional, how to sum up all its streams in pictures and the
+      time slider (a :class:`Summary`).
     """
 
     initial_state: S
@@ -68,6 +87,7 @@ class Decider(Generic[S]):
     state_version: int = 1
     state_sql: str | None = None
     fold: Callable[[S, Iterable[Any]], S] | None = None
+    summary: Summary | None = None
 
 
 def replay(events: Iterable[Any], decider: Decider[S], state: S | None = None) -> S:
@@ -104,57 +124,3 @@ def _domain_event(recorded: RecordedEvent) -> object:
             f"import the module that defines it (decorated with @eventlab.event_type)"
         )
     return event
-
-
-def handle(
-    store: EventStore,
-    decider: Decider[S],
-    stream_id: str,
-    command: object,
-    *,
-    max_retries: int = 3,
-    metadata: dict | None = None,
-) -> list[RecordedEvent]:
-    """Run one command against a stream: read, replay, decide, append. Returns what was recorded.
-
-    The append expects the stream to still be at the version that was read. If
-    another writer got there first, the store raises ``ConcurrencyError`` and
-    nothing is written; ``handle`` then reads the stream again and decides anew
-    on the fresh state (which may now reject the command), up to ``max_retries``
-    times before letting the ``ConcurrencyError`` through.
-
-    A rejected command (``CommandRejected`` from ``decide``) writes nothing. A
-    command that decides no events writes nothing and returns ``[]``. Inside
-    ``store.unit_of_work()`` the reads see the unit's own uncommitted appends, so
-    many commands can be handled and committed together; a clash with another
-    process then surfaces when the unit commits, as a ``ConcurrencyError`` from
-    the ``with`` block, and the whole unit is to be retried.
-    """
-    retries = 0
-    while True:
-        version, state = _current(store, decider, stream_id)
-        events = list(decider.decide(command, state))
-        if not events:
-            return []
-        try:
-            written = store.append(stream_id, events, expected_version=version, metadata=metadata)
-        except ConcurrencyError:
-            if retries >= max_retries:
-                raise
-            retries += 1
-            continue
-        statecache.put(store, decider, stream_id, written[-1].version, replay(written, decider, state))
-        snapshots.after_append(store, stream_id, decider, version, written[-1].version)
-        return written
-
-
-def _current(store: EventStore, decider: Decider[S], stream_id: str) -> tuple[int, S]:
-    """A stream's version and state: from the cache of recent commands, else snapshot + replay."""
-    cached = statecache.get(store, decider, stream_id)
-    if cached is not None:
-        return cached
-    snapshot = snapshots.latest(store, stream_id, decider)
-    start = snapshot.version if snapshot else 0
-    recorded = store.read(stream_id, from_version=start + 1)
-    version = recorded[-1].version if recorded else start
-    return version, replay(recorded, decider, snapshot.state if snapshot else None)

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from eventlab.application.projections import core
+from eventlab.application.projections.core import Method, Projection, ProjectionError
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.projections import core
-from eventlab.projections.core import Method, Projection, ProjectionError
-from eventlab.store import EventStore
+from eventlab.storage.store import EventStore
 
 
 class Runner:
@@ -35,7 +35,7 @@ class Runner:
     def __init__(self, store: EventStore, projections: Iterable[Projection], *, interval: float = 0.05,
                  batch_size: int = 10_000, method: Method = "auto"):
         self.store = store
-        self.projections = {p.name: p for p in core._as_list(projections)}
+        self.projections = {p.name: p for p in core.as_projection_list(projections)}
         self.interval = interval
         self.batch_size = batch_size
         self.method = method
@@ -46,7 +46,7 @@ class Runner:
 
     def start(self) -> Runner:
         """Start the thread (it stops with ``stop()``, or at the end of a ``with`` block)."""
-        core._check_writable(self.store)
+        core.check_writable(self.store)
         if self.running:
             raise StoreError("this Runner is running already; stop() it before starting it again")
         self._stop.clear()
@@ -117,7 +117,7 @@ class Runner:
 
     def _loop(self) -> None:
         try:
-            with core._cursor(self.store) as con:
+            with self.store.cursor() as con:
                 con.execute(core.CHECKPOINTS_DDL)
                 while not self._stop.is_set():
                     self._poll(con)
@@ -127,15 +127,15 @@ class Runner:
 
     def _poll(self, con) -> None:
         """One round: catch every projection up to the head, skipping failed and busy ones."""
-        head = core._head(con)
+        head = core.head_position(con)
         for projection in list(self.projections.values()):
             if projection.name in self.errors or self._stop.is_set():
                 continue
-            lock = core._lock(self.store, projection.name)
+            lock = core.projection_lock(self.store, projection.name)
             if not lock.acquire(blocking=False):
                 continue  # someone is rebuilding it: the others go on
             try:
-                core._run(con, projection, head, self.batch_size, self.method, progress=False)
+                core.run_projection(con, projection, head, self.batch_size, self.method, progress=False)
             except ProjectionError as exc:
                 self.errors[projection.name] = exc
             finally:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,13 +27,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventlab import fastjson, snapshots
+from eventlab.application import replaying, snapshots
+from eventlab.core.decider import Decider, replay, replay_domain
+from eventlab.core.events import RecordedEvent
+from eventlab.core.fastpaths import gc_paused
 from eventlab.errors import InvalidEventError
-from eventlab.events import RecordedEvent, decoder_for, restore_many
-from eventlab.gcpause import gc_paused
-from eventlab.model import Decider, replay, replay_domain
-from eventlab.schema import file_fault
-from eventlab.store import EventStore, aware
+from eventlab.storage.schema import file_fault
+from eventlab.storage.store import EventStore, aware
 
 TimeAxis = Literal["recorded", "occurred"]
 
@@ -59,18 +59,8 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replay(pending, decider)
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
-    rows = store._arrow(f"""
-        WITH stream AS MATERIALIZED (  -- the stream first, found by the index; with the point's bounds
-            SELECT type, data, schema_version, version, position, recorded_at, occurred_at  -- beside
-            FROM events WHERE stream_id = ?                    -- it, DuckDB would scan the whole log
-        )
-        SELECT type, data, schema_version FROM stream WHERE version > ? AND {where} ORDER BY version""",
-        [stream_id, snapshot.version if snapshot else 0, *params])
-    with gc_paused():  # a long stream makes many objects that all live until the end
-        events = _decoded(rows, stream_id)
-        state = replay_domain(events, decider, snapshot.state if snapshot else None)
-        del events  # freed before the collector wakes up, so it does not scan them on waking
-    return state
+    return replaying.stream_state(store, stream_id, decider, after=snapshot.version if snapshot else 0,
+                                  state=snapshot.state if snapshot else None, where=where, params=params)
 
 
 def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:
@@ -182,9 +172,9 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
         SELECT * FROM ({decider.state_sql})"""
     columns = ["stream_id", *state_columns(decider)]
     table = frame = None
-    with store._lock:
+    with store.connection() as con:
         try:
-            relation = store._con.sql(query, params=[prefix, *params])
+            relation = con.sql(query, params=[prefix, *params])
             if sorted(relation.columns) != sorted(columns):
                 raise InvalidEventError(
                     f"decider {decider.name!r}: state_sql returns the columns {relation.columns}, but "
@@ -235,7 +225,7 @@ def _frame_from_arrow(table: pa.Table, lists: list[str]) -> pd.DataFrame:
 
 def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
                    params: list) -> pd.DataFrame:
-    rows = store._arrow(f"""
+    rows = store.arrow(f"""
         SELECT stream_id, type, data, schema_version FROM events
         WHERE starts_with(stream_id, ?) AND {where}
         ORDER BY stream_id, position""", [prefix, *params])
@@ -246,7 +236,7 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
     for chunk in _chunks(starts, rows.num_rows, DECODE_ROWS):  # a slice at a time: memory stays flat
         first, end = chunk[0], chunk[-1]
         with gc_paused():
-            events = _decoded(rows.slice(first, end - first))
+            events = replaying.decoded(rows.slice(first, end - first))
             table += [{"stream_id": stream_ids[start],
                        **state_row(replay_domain(events[start - first:stop - first], decider))}
                       for start, stop in itertools.pairwise(chunk)]
@@ -268,63 +258,6 @@ def _chunks(starts: list[int], end: int, rows: int) -> Iterator[list[int]]:
         chunk.append(start)
     if len(chunk) > 1:
         yield chunk
-
-
-def _decoded(rows: pa.Table, stream_id: str | None = None) -> list[object]:
-    """Domain events straight from rows of type, data and schema_version, skipping RecordedEvent
-    objects (the fast replay path).
-
-    One parse reads every row's JSON; then all events of one type are made in one
-    sweep, adopting the freshly parsed dicts. The rows are those of ``stream_id``,
-    or have a ``stream_id`` column (which error messages name).
-    """
-    if not rows.num_rows:
-        return []
-    whole = pa.ListArray.from_arrays(pa.array([0, rows.num_rows], pa.int32()),
-                                     rows.column("data").combine_chunks())
-    joined = pc.binary_join(whole, ",").cast(pa.binary())[0].as_py()  # joined by Arrow, in C
-    payloads = fastjson.loads(b"[" + joined + b"]")
-    events: list[object] = [None] * rows.num_rows
-    for type_name, schema_version, where in _rows_by_kind(rows):
-        together = isinstance(where, range)  # one run of rows: slices instead of row by row
-        some = payloads[where.start:where.stop] if together else [payloads[row] for row in where]
-        made = restore_many(type_name, schema_version, some)
-        if made is None:  # upcast, built by __init__, or not fitting: event by event, naming its stream
-            streams = rows.column("stream_id").to_pylist() if stream_id is None else None
-            made = _decode_each(type_name, schema_version, some,
-                                [stream_id or streams[row] for row in where])
-        if together:
-            events[where.start:where.stop] = made
-        else:
-            for row, event in zip(where, made, strict=True):
-                events[row] = event
-    return events
-
-
-def _rows_by_kind(rows: pa.Table) -> Iterator[tuple[str, int, range | list[int]]]:
-    """Each event type and schema version in ``rows``, with the rows that hold it (a range if adjacent)."""
-    kinds = rows.select(["type", "schema_version"]).append_column("row", pa.array(np.arange(rows.num_rows)))
-    groups = kinds.group_by(["type", "schema_version"], use_threads=False).aggregate(
-        [("row", "min"), ("row", "max"), ("row", "count"), ("row", "list")])
-    for group, (type_name, schema_version, first, last, size) in enumerate(zip(*(
-            groups.column(name).to_pylist()
-            for name in ("type", "schema_version", "row_min", "row_max", "row_count")), strict=True)):
-        if last - first + 1 == size:
-            yield type_name, schema_version, range(first, last + 1)
-        else:
-            yield type_name, schema_version, groups.column("row_list")[group].values.to_pylist()
-
-
-def _decode_each(type_name: str, schema_version: int, payloads: list[dict], stream_ids: list[str]
-                 ) -> list[object]:
-    """Events one at a time, with a decoder per stream so that an error names the stream."""
-    decoders: dict[str, Callable[[dict], object]] = {}
-    events = []
-    for data, stream_id in zip(payloads, stream_ids, strict=True):
-        if stream_id not in decoders:
-            decoders[stream_id] = decoder_for(type_name, schema_version, stream_id, adopt=True)
-        events.append(decoders[stream_id](data))
-    return events
 
 
 def _run_starts(column: pa.ChunkedArray) -> list[int]:

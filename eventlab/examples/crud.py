@@ -26,11 +26,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from eventlab.application.handling import handle
+from eventlab.application.timetravel import state_at, states_at
 from eventlab.errors import CommandRejected
 from eventlab.examples import orders
-from eventlab.model import handle
-from eventlab.store import Clock, EventStore, utc_now
-from eventlab.timetravel import state_at, states_at
+from eventlab.storage.store import Clock, EventStore, utc_now
 
 CRUD_DDL = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -124,7 +124,7 @@ class CrudShop:
         """The tables a CRUD application would hold for the orders of ``store``: their current state only."""
         shop = cls(path, clock=store.clock)
         shop._con.register("current", states_at(store, orders.decider))
-        shop._con.register("last_change", store._frame("""
+        shop._con.register("last_change", store.frame("""
             SELECT stream_id, max(recorded_at) AS updated_at,
                    arg_max(coalesce(data ->> 'currency', 'EUR'), position) FILTER (type = 'OrderPaid')
                        AS currency,
@@ -213,7 +213,7 @@ def storage(store: EventStore, shop: CrudShop) -> pd.DataFrame:
         return shop._con.execute(query).fetchall()
 
     with tempfile.TemporaryDirectory() as folder:
-        events = _size(store._rows, "SELECT * FROM events WHERE starts_with(stream_id, 'order-') "
+        events = _size(store.rows, "SELECT * FROM events WHERE starts_with(stream_id, 'order-') "
                                     "ORDER BY position", Path(folder, "events.parquet"))
         order_rows = _size(crud_rows, "SELECT * FROM orders ORDER BY order_id",
                            Path(folder, "orders.parquet"))

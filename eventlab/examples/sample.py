@@ -45,12 +45,12 @@ from typing import Any
 
 import pandas as pd
 
+from eventlab.core.decider import Decider, replay
+from eventlab.core.events import compact_json, type_name_of
+from eventlab.core.fastpaths import gc_paused
 from eventlab.errors import CommandRejected, EventLabError
-from eventlab.events import compact_json, type_name_of
 from eventlab.examples import orders
-from eventlab.gcpause import gc_paused
-from eventlab.model import Decider, replay
-from eventlab.store import EventStore
+from eventlab.storage.store import EventStore
 
 START = datetime(2024, 3, 4, tzinfo=timezone.utc)  # a Monday
 HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
@@ -138,7 +138,7 @@ def demo_store(path: str | Path | None = None, n_orders: int = 1000, seed: int =
     chain), one week at a time: DuckDB imports a week on a second thread while
     Python simulates the next.
     """
-    from eventlab.sqlmacros import install_macros
+    from eventlab.application.sqlmacros import install_macros
 
     store = EventStore(path)
     try:
@@ -149,7 +149,7 @@ def demo_store(path: str | Path | None = None, n_orders: int = 1000, seed: int =
                     importing.result()  # one import at a time, in log order
                 importing = importer.submit(store.import_events, part)
             importing.result()
-        install_macros(store)
+        install_macros(store, orders.decider)
     except BaseException:
         store.close()
         raise

@@ -32,9 +32,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from eventlab import chain, schema
-from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
-from eventlab.events import (
+from eventlab.core.events import (
     NewEvent,
     RecordedEvent,
     check_name,
@@ -43,12 +41,15 @@ from eventlab.events import (
     recorded_event,
     type_name_of,
 )
+from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
+from eventlab.storage import bulk, chain, schema
 
 ExpectedVersion = int | Literal["any", "no stream"]
 Clock = Callable[[], datetime]
 
-_SELECT = ("SELECT position, stream_id, version, type, data, metadata, event_id, "
-           "recorded_at, occurred_at, schema_version FROM events")
+SELECT_EVENTS = ("SELECT position, stream_id, version, type, data, metadata, event_id, "
+                 "recorded_at, occurred_at, schema_version FROM events")
+"""The columns ``records_from_rows`` reads, in its order; add a WHERE and an ORDER BY."""
 _INSERT_ROW = f"({', '.join(['?'] * len(schema.EVENT_COLUMNS))})"
 _INSERT_FROM_ARROW = (
     "INSERT INTO events SELECT position, stream_id, version, type, data::JSON, metadata::JSON, "
@@ -165,7 +166,7 @@ class EventStore:
         expected = _check_expected(expected_version)
         drafts = self._drafts(events, metadata)
         with self._lock:
-            self._check_writable()
+            self.check_writable()
             already = self._already_stored(stream_id, drafts)
             if already is not None:
                 return already
@@ -185,7 +186,7 @@ class EventStore:
             if self._uow is not None:
                 yield self
                 return
-            self._check_writable()
+            self.check_writable()
             if self._head is not None and self._stored_head() != self._head.position:
                 self._invalidate_caches()  # another connection to the file appended: start from the log
             self._load_caches()
@@ -208,16 +209,12 @@ class EventStore:
     def import_events(self, source: pd.DataFrame | str | Path, *, progress: bool = False):
         """Bulk-import historical events (a DataFrame or a Parquet file) with their own timestamps.
 
-        See :func:`eventlab.bulk.import_events` for the columns it takes.
+        See :func:`eventlab.storage.bulk.import_events` for the columns it takes.
         """
-        from eventlab import bulk
-
         return bulk.import_events(self, source, progress=progress)
 
     def export_parquet(self, path: str | Path) -> Path:
         """Write the whole log, in global order, to one Parquet file; returns its path."""
-        from eventlab import bulk
-
         return bulk.export_parquet(self, path)
 
     # -- reading ---------------------------------------------------------------------------
@@ -232,13 +229,13 @@ class EventStore:
             if self._versions is None or self._versions.get(stream_id, 0) >= from_version:
                 # The stream first, on its own: a second bound on version next to stream_id would make
                 # DuckDB scan the whole log instead of looking the stream up in its index.
-                sql = f"WITH stream AS MATERIALIZED ({_SELECT} WHERE stream_id = ?) " \
+                sql = f"WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE stream_id = ?) " \
                       f"SELECT * FROM stream WHERE version >= ?"
                 params: list[Any] = [stream_id, from_version]
                 if to_version is not None:
                     sql += " AND version <= ?"
                     params.append(to_version)
-                committed = _records(self._con.execute(sql + " ORDER BY version", params).fetchall())
+                committed = records_from_rows(self._con.execute(sql + " ORDER BY version", params).fetchall())
             if uow is None or stream_id not in uow.records:
                 return committed
             pending = [r for r in uow.records[stream_id]
@@ -252,7 +249,8 @@ class EventStore:
         recorded at or before ``until``."""
         sql, params = self._where_all(from_position, to_position, types, until)
         with self._lock:
-            records = _records(self._con.execute(f"{_SELECT}{sql} ORDER BY position", params).fetchall())
+            query = f"{SELECT_EVENTS}{sql} ORDER BY position"
+            records = records_from_rows(self._con.execute(query, params).fetchall())
             if self._uow is not None:
                 records += [r for rows in self._uow.records.values() for r in rows
                             if _matches(r, from_position, to_position, types, until)]
@@ -342,15 +340,15 @@ class EventStore:
         with self._lock:
             return chain.verify(self._con)
 
-    # -- internals -------------------------------------------------------------------------
+    # -- the surface for eventlab's other layers (and for users who want the same) ------------
 
-    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Run a query for eventlab's own modules, under the store's lock."""
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a read query under the store's lock and fetch all its rows (committed events only)."""
         with self._lock:
             return self._con.execute(query, list(params)).fetchall()
 
-    def _arrow(self, query: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Like ``_rows``, as an Arrow table (fast for long results)."""
+    def arrow(self, query: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Like :meth:`rows`, as an Arrow table (fast for long results)."""
         with self._lock:
             try:  # a relation runs past the guarded connection, so its file faults are caught here
                 return self._con.sql(query, params=list(params)).to_arrow_table()
@@ -360,14 +358,63 @@ class EventStore:
                     raise
                 raise fault from None
 
-    def _frame(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
-        """Like ``_rows``, as a DataFrame."""
+    def frame(self, query: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Like :meth:`rows`, as a DataFrame."""
         with self._lock:
             return self._con.execute(query, list(params)).df()
 
-    def _check_writable(self) -> None:
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[schema.GuardedConnection]:
+        """The store's own DuckDB connection, held under its lock for the ``with`` block.
+
+        For work that must share the store's transactions: an inline projection
+        updates its read model in the same transaction as the appends inside it,
+        a snapshot is written beside the events. Appends from other threads wait
+        for the block. Writing to ``events`` through it is tampering (``verify``
+        finds it); call :meth:`refresh` after rolling back appends.
+        """
+        with self._lock:
+            yield self._con
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[schema.GuardedConnection]:
+        """A connection of its own to the store's database, in UTC, closed after the ``with`` block.
+
+        Its transactions run beside the store's: a projection applies a batch on a
+        cursor while appends go on.
+        """
+        with self._lock:
+            con = self._con.cursor()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped whenever appends this store made are rolled back or its caches refreshed.
+
+        A cache of states built on this store is stale once the generation moved on.
+        """
+        return self._generation
+
+    def refresh(self) -> None:
+        """Forget what the store remembers of the log (its head, every stream's version) and read it anew.
+
+        Needed after appends were rolled back behind the store's back, e.g. by a
+        transaction opened with :meth:`connection`; it bumps :attr:`generation`.
+        """
+        with self._lock:
+            self._invalidate_caches()
+
+    def check_writable(self, purpose: str = "write") -> None:
+        """Raise ``StoreError`` if the store was opened read-only; ``purpose`` says what needed writing."""
         if self.read_only:
-            raise StoreError(f"{self!r} was opened read-only; open it without read_only=True to write")
+            raise StoreError(f"{self!r} was opened read-only, so it cannot {purpose}; "
+                             f"open it without read_only=True")
+
+    # -- internals -------------------------------------------------------------------------
 
     def _load_caches(self) -> None:
         """Read the head of the log and every stream's version, once per store object."""
@@ -412,8 +459,8 @@ class EventStore:
         given = [d.event_id for d in drafts if d.caller_event_id]
         if not given:
             return None
-        found = {str(r.event_id): r for r in _records(self._con.execute(
-            f"{_SELECT} WHERE event_id IN (SELECT unnest(?::UUID[]))", [given]).fetchall())}
+        found = {str(r.event_id): r for r in records_from_rows(self._con.execute(
+            f"{SELECT_EVENTS} WHERE event_id IN (SELECT unnest(?::UUID[]))", [given]).fetchall())}
         if self._uow is not None:
             found.update({str(r.event_id): r for rows in self._uow.records.values()
                           for r in rows if str(r.event_id) in given})
@@ -677,7 +724,8 @@ def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.replace(tzinfo=timezone.utc)
 
 
-def _records(rows: list[tuple]) -> list[RecordedEvent]:
+def records_from_rows(rows: list[tuple]) -> list[RecordedEvent]:
+    """``RecordedEvent``s from rows selected with ``SELECT_EVENTS`` (on any connection to the store)."""
     loads = json.loads
     return [recorded_event(stream_id, version, position, type_, loads(data), loads(metadata),
                           event_id, _utc(recorded_at), _utc(occurred_at), schema_version)
@@ -693,4 +741,4 @@ def _matches(record: RecordedEvent, from_position: int, to_position: int | None,
             and (until is None or record.recorded_at <= until))
 
 
-__all__ = ["EventStore", "ExpectedVersion", "utc_now", "aware"]
+__all__ = ["EventStore", "ExpectedVersion", "SELECT_EVENTS", "aware", "records_from_rows", "utc_now"]

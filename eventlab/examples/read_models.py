@@ -23,8 +23,8 @@ from typing import Any
 
 import duckdb
 
-from eventlab.events import RecordedEvent
-from eventlab.projections.core import Projection
+from eventlab.application.projections.core import Projection
+from eventlab.core.events import RecordedEvent
 
 ORDER_EVENTS = ("OrderPlaced", "ItemAdded", "ItemRemoved", "OrderPaid", "OrderShipped", "OrderCancelled")
 STOCK_EVENTS = ("StockReceived", "StockReserved", "StockReleased")

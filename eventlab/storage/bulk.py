@@ -37,12 +37,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from eventlab import chain
+from eventlab.core.events import to_json
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.events import to_json
+from eventlab.storage import chain
 
 if TYPE_CHECKING:
-    from eventlab.store import EventStore
+    from eventlab.storage.store import EventStore
 
 REQUIRED = ("stream_id", "type", "data", "recorded_at")
 OPTIONAL = ("metadata", "event_id", "occurred_at", "schema_version", "version")
@@ -74,7 +74,7 @@ def import_events(store: EventStore, source: pd.DataFrame | str | Path, *, progr
     already stored are skipped, so re-importing a file is harmless.
     """
     with store._lock:
-        store._check_writable()
+        store.check_writable()
         if store.in_unit_of_work:
             raise StoreError("import_events cannot run inside a unit_of_work; run it on its own")
         con = store._con

@@ -20,8 +20,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eventlab.model import Decider
-    from eventlab.store import EventStore
+    from eventlab.core.decider import Decider
+    from eventlab.storage.store import EventStore
 
 MAX_STREAMS = 10_000
 """streams remembered per store; the oldest are forgotten first"""
@@ -42,7 +42,7 @@ def get(store: EventStore, decider: Decider, stream_id: str) -> tuple[int, Any] 
             return None
         cache.move_to_end(key)
     owner, generation, version, state = entry
-    if owner is not decider or generation != store._generation or version != store.stream_version(stream_id):
+    if owner is not decider or generation != store.generation or version != store.stream_version(stream_id):
         return None
     return version, state
 
@@ -52,7 +52,7 @@ def put(store: EventStore, decider: Decider, stream_id: str, version: int, state
     key = (id(decider), stream_id)
     with _lock:
         cache = _caches.setdefault(store, OrderedDict())
-        cache[key] = (decider, store._generation, version, state)  # holding the decider keeps its id unique
+        cache[key] = (decider, store.generation, version, state)  # holding the decider keeps its id unique
         cache.move_to_end(key)
         if len(cache) > MAX_STREAMS:
             cache.popitem(last=False)

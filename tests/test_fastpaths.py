@@ -1,4 +1,4 @@
-"""fastjson.loads must give exactly what json.loads gives, for any JSON eventlab may have stored."""
+"""fastpaths.loads must give exactly what json.loads gives, for any JSON eventlab may have stored."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eventlab import fastjson
+from eventlab.core import fastpaths
 
 
 def same(a, b) -> bool:
@@ -35,7 +35,7 @@ values = st.recursive(
 @given(values, st.booleans())
 def test_any_value_parses_as_json_parses_it(value, ascii_only):
     text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-    assert same(fastjson.loads(text), json.loads(text))
+    assert same(fastpaths.loads(text), json.loads(text))
 
 
 number_texts = st.from_regex(r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
@@ -45,10 +45,10 @@ number_texts = st.from_regex(r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[
 @given(st.lists(number_texts, min_size=1, max_size=5))
 def test_numbers_of_any_length_parse_as_json_parses_them(numbers):
     text = ("[" + ",".join(numbers) + "]").encode()
-    assert same(fastjson.loads(text), json.loads(text))
+    assert same(fastpaths.loads(text), json.loads(text))
 
 
 def test_what_orjson_would_change_or_refuse_goes_to_json():
     for text in [b"[123456789012345678901234567890]", b"[-9223372036854775809]", b"[NaN]",
                  b'["\\ud800"]', b"[1e400]"]:
-        assert same(fastjson.loads(text), json.loads(text)), text[:40]
+        assert same(fastpaths.loads(text), json.loads(text)), text[:40]

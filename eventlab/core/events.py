@@ -13,20 +13,22 @@ import math
 import re
 import sys
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from itertools import repeat
 from typing import Any
 
+from eventlab.core import fastpaths
+from eventlab.core.upcasters import chain_for
 from eventlab.errors import InvalidEventError, UnknownEventTypeError, shown
 
 _registry: dict[str, type] = {}
+_colors: dict[str, str] = {}
 
 
-def event_type(name: str | None = None, *, version: int = 1) -> Callable[[type], type]:
+def event_type(name: str | None = None, *, version: int = 1, color: str | None = None
+               ) -> Callable[[type], type]:
     """Register a dataclass as an event type stored under a stable ``name``.
 
     >>> @event_type("OrderPlaced")
@@ -34,7 +36,9 @@ def event_type(name: str | None = None, *, version: int = 1) -> Callable[[type],
     ... class OrderPlaced:
     ...     order_id: str
 
-    ``version`` is the schema version written with new events of this type.
+    ``version`` is the schema version written with new events of this type;
+    ``color`` (e.g. ``"#2ca02c"``), the colour its events get in every figure and
+    widget (types without one get a stable colour of their own).
     """
 
     def register(cls: type) -> type:
@@ -54,9 +58,16 @@ def event_type(name: str | None = None, *, version: int = 1) -> Callable[[type],
         cls.__eventlab_type__ = type_name
         cls.__eventlab_schema_version__ = version
         _registry[type_name] = cls
+        if color is not None:
+            _colors[type_name] = color
         return cls
 
     return register
+
+
+def declared_colors() -> dict[str, str]:
+    """Event type -> the colour its class declared with ``@event_type(color=...)``, in the order declared."""
+    return dict(_colors)
 
 
 def registered_class(type_name: str) -> type | None:
@@ -76,9 +87,6 @@ def type_name_of(event: object) -> str:
 
 def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: str = "?") -> object:
     """Turn stored ``type``/``data`` back into the registered domain object."""
-    cls = _registry.get(type_name)
-    if cls is not None and schema_version == getattr(cls, "__eventlab_schema_version__", 1):
-        return _builder(cls, False)(data, stream_id)
     return decoder_for(type_name, schema_version, stream_id)(data)
 
 
@@ -86,9 +94,11 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
                 adopt: bool = False) -> Callable[[dict], object]:
     """The function that turns stored data of this type and schema version into its domain object.
 
-    Replays look it up once per type instead of once per event. With ``adopt=True``
-    the event takes the data dict itself as its attributes instead of a copy: only
-    for dicts nobody else holds, such as those just parsed from the log.
+    An old schema version is upgraded first (``eventlab.core.upcasters``); then the
+    object is ``cls(**data)``, so its constructor's checks run. Replays look the
+    decoder up once per type instead of once per event. With ``adopt=True`` the
+    event may take the data dict itself as its attributes (``fastpaths.restore``):
+    only for dicts nobody else holds, such as those just parsed from the log.
     """
     cls = _registry.get(type_name)
     if cls is None:
@@ -98,77 +108,22 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
         )
     current = getattr(cls, "__eventlab_schema_version__", 1)
     if schema_version != current:  # an old (or too new) shape: upgrade it on the way in
-        from eventlab.upcasting import chain_for
-
-        upgrade, construct = chain_for(type_name, schema_version, current, stream_id), decoder_for(
+        upgrade, build_current = chain_for(type_name, schema_version, current, stream_id), decoder_for(
             type_name, current, stream_id, adopt=True)  # the upgraded dict is a new one
-        return lambda data: construct(upgrade(data))
-    build = _builder(cls, adopt)
-    return lambda data: build(data, stream_id)
+        return lambda data: build_current(upgrade(data))
+    restore = fastpaths.restore
+    return lambda data: restore(cls, data, adopt=adopt) or construct(cls, data, stream_id)
 
 
-@cache
-def _builder(cls: type, adopt: bool) -> Callable[[dict, str], object]:
-    """``build(data, stream_id)`` for one event class, made once per class."""
-    fields = _restorable_fields(cls)  # None: only the class's own __init__ may build it
-    new, set_attribute = object.__new__, object.__setattr__
-
-    def build(data: dict, stream_id: str) -> object:
-        if fields is not None and data.keys() == fields:
-            # restore the object the way pickle does, skipping the (slow) frozen __init__:
-            # the stored fields are exactly the class's fields, written from such an object
-            event = new(cls)
-            if adopt:
-                set_attribute(event, "__dict__", data)
-            else:
-                event.__dict__.update(data)
-            return event
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise UnknownEventTypeError(
-                f"stored data of {cls.__eventlab_type__!r} (stream {stream_id!r}) does not fit "
-                f"{cls.__qualname__}: {exc}"
-            ) from exc
-
-    return build
-
-
-def restore_many(type_name: str, schema_version: int, payloads: list[dict]) -> list[object] | None:
-    """The fast path of replays: events made in one sweep, each adopting its freshly parsed dict.
-
-    It applies when the class is registered at this schema version, needs no
-    ``__init__`` to be restored, and every dict holds exactly its fields;
-    otherwise it returns None, and ``decoder_for`` must build the events one by one.
-    """
-    cls = _registry.get(type_name)
-    fields = _restorable_fields(cls) if cls is not None else None
-    if (fields is None or schema_version != cls.__eventlab_schema_version__
-            or not _all_keys_are(fields, payloads)):
-        return None
-    events = list(map(object.__new__, repeat(cls, len(payloads))))
-    deque(map(object.__setattr__, events, repeat("__dict__"), payloads), maxlen=0)  # a loop in C
-    return events
-
-
-def _all_keys_are(fields: frozenset[str], payloads: list[dict]) -> bool:
-    """Whether every dict's keys are exactly ``fields``, in two sweeps instead of a test per dict.
-
-    No key outside ``fields`` anywhere, and as many keys in all as ``fields`` in each:
-    then no dict can lack one (none has more than ``len(fields)``).
-    """
-    return set().union(*payloads) <= fields and sum(map(len, payloads)) == len(fields) * len(payloads)
-
-
-@cache
-def _restorable_fields(cls: type) -> frozenset[str] | None:
-    """The field names of a class whose instances can be restored from a dict of them, else None.
-
-    Restorable: instances keep their fields in ``__dict__`` and need no ``__post_init__``.
-    """
-    if "__post_init__" in vars(cls) or not hasattr(cls, "__dict__") or "__slots__" in vars(cls):
-        return None
-    return frozenset(field_names(cls))
+def construct(cls: type, data: dict, stream_id: str = "?") -> object:
+    """``cls(**data)``: the readable way back from stored data to an event, its checks included."""
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise UnknownEventTypeError(
+            f"stored data of {cls.__eventlab_type__!r} (stream {stream_id!r}) does not fit "
+            f"{cls.__qualname__}: {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -219,18 +174,11 @@ _UNDECODED = object()
 def recorded_event(stream_id: str, version: int, position: int, type_: str, data: dict, metadata: dict,
                    event_id: uuid.UUID, recorded_at: datetime, occurred_at: datetime | None,
                    schema_version: int) -> RecordedEvent:
-    """A ``RecordedEvent`` made the fast way, for the store's own reads and writes.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
-    which costs more than the rest of an append; the store's values are already
-    checked, so it fills the fields in one step instead.
-    """
-    record = object.__new__(RecordedEvent)
-    object.__setattr__(record, "__dict__", {
+    """A ``RecordedEvent`` of values the store has checked, made without ``__init__`` (a fast path)."""
+    return fastpaths.made_without_init(RecordedEvent, {
         "stream_id": stream_id, "version": version, "position": position, "type": type_, "data": data,
         "metadata": metadata, "event_id": event_id, "recorded_at": recorded_at, "occurred_at": occurred_at,
         "schema_version": schema_version})
-    return record
 
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]")

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventlab.core.decider import Decider, replay
 from eventlab.errors import CommandRejected
-from eventlab.model import Decider, replay
 
 
 def given(decider: Decider, *events: object) -> Given:

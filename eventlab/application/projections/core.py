@@ -19,7 +19,7 @@ A projection says how events change its tables in one of two ways:
   ``batch``. Set-based, as DuckDB likes it: a million events in about a second.
 
 Projection work runs on a connection of its own to the store's database
-(``store._con.cursor()``): appends keep going while a batch is applied, and
+(``store.cursor()``): appends keep going while a batch is applied, and
 readers see the old read model until the batch commits.
 """
 
@@ -29,16 +29,16 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 import duckdb
 import pandas as pd
 
+from eventlab.core.events import RecordedEvent, check_name
 from eventlab.errors import EventLabError, InvalidEventError, StoreError
-from eventlab.events import RecordedEvent, check_name
-from eventlab.store import _SELECT, EventStore, _records
+from eventlab.storage.store import SELECT_EVENTS, EventStore, records_from_rows
 
 Handler = Callable[[duckdb.DuckDBPyConnection, RecordedEvent], None]
 Method = Literal["auto", "sql", "python"]
@@ -123,16 +123,16 @@ def catch_up(store: EventStore, projections: Projection | Iterable[Projection], 
     applied, how long it took and events per second. A projection that fails
     raises ``ProjectionError`` after the others have caught up.
     """
-    projections = _as_list(projections)
-    _check_writable(store)
+    projections = as_projection_list(projections)
+    check_writable(store)
     reports, failures = [], []
-    with _cursor(store) as con:
+    with store.cursor() as con:
         con.execute(CHECKPOINTS_DDL)
-        head = _head(con)
+        head = head_position(con)
         for projection in projections:
-            with _lock(store, projection.name):
+            with projection_lock(store, projection.name):
                 try:
-                    reports.append(_run(con, projection, head, batch_size, method, progress))
+                    reports.append(run_projection(con, projection, head, batch_size, method, progress))
                 except ProjectionError as exc:
                     failures.append(exc)
     if failures:
@@ -148,10 +148,10 @@ def rebuild(store: EventStore, projection: Projection, *, batch_size: int | None
     default) the drop and the replay are one transaction: readers see the old
     read model until the new one is complete. Returns the ``catch_up`` report.
     """
-    _check_writable(store)
-    with _cursor(store) as con, _lock(store, projection.name):
+    check_writable(store)
+    with store.cursor() as con, projection_lock(store, projection.name):
         con.execute(CHECKPOINTS_DDL)
-        report = _run(con, projection, _head(con), batch_size, method, progress, reset=True)
+        report = run_projection(con, projection, head_position(con), batch_size, method, progress, reset=True)
     return pd.DataFrame([report], columns=_REPORT_COLUMNS)
 
 
@@ -164,15 +164,16 @@ def lag(store: EventStore, projections: Projection | Iterable[Projection] | None
     ``as_of`` to the head's ``recorded_at``), ``updated_at`` and ``error``.
     Without ``projections``, every projection that has a checkpoint.
     """
-    with _cursor(store) as con:
+    with store.cursor() as con:
         found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
                             "AND table_name = 'projection_checkpoints'").fetchall()[0][0]
         rows = con.execute("SELECT name, position, updated_at, error FROM projection_checkpoints"
                            ).fetchall() if found else []
         checkpoints = {name: rest for name, *rest in rows}
-        names = sorted(checkpoints) if projections is None else [p.name for p in _as_list(projections)]
+        names = (sorted(checkpoints) if projections is None
+                 else [p.name for p in as_projection_list(projections)])
         positions = [checkpoints.get(name, [0])[0] for name in names]
-        head = _head(con)
+        head = head_position(con)
         times = dict(con.execute("SELECT position, recorded_at FROM events WHERE position IN "
                                  "(SELECT unnest(?::BIGINT[]))", [[*positions, 1, head]]).fetchall())
     rows = []
@@ -192,16 +193,16 @@ _REPORT_COLUMNS = ["projection", "method", "from_position", "to_position", "even
                    "events_per_second"]
 
 
-def _run(con: duckdb.DuckDBPyConnection, projection: Projection, head: int, batch_size: int | None,
+def run_projection(con: duckdb.DuckDBPyConnection, projection: Projection, head: int, batch_size: int | None,
          method: Method, progress: bool, reset: bool = False) -> dict:
     """Catch one projection up to ``head`` (from scratch if ``reset``), batch by batch."""
-    path = _path(projection, method)
+    path = chosen_method(projection, method)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
         raise InvalidEventError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
     if not reset:
         con.execute(projection.setup)
-    start = position = 0 if reset else _checkpoint(con, projection.name)
+    start = position = 0 if reset else checkpoint_of(con, projection.name)
     started = time.perf_counter()
     bar = _progress_bar(progress, head - start, projection.name)
     if reset and head == 0:
@@ -230,11 +231,11 @@ def _commit(con: duckdb.DuckDBPyConnection, projection: Projection, first: int, 
         try:
             if reset:
                 _reset(con, projection)
-            _apply(con, projection, first, last, path)
-            _save_checkpoint(con, projection.name, last)
+            apply_events(con, projection, first, last, path)
+            save_checkpoint(con, projection.name, last)
             con.execute("COMMIT")
         except BaseException:
-            _rollback(con)
+            rollback(con)
             raise
     except StoreError:
         raise  # the file failed (a full disk, a damaged block), not an event: splitting would not help
@@ -246,7 +247,8 @@ def _commit(con: duckdb.DuckDBPyConnection, projection: Projection, first: int, 
         _commit(con, projection, middle + 1, last, path)
 
 
-def _apply(con: duckdb.DuckDBPyConnection, projection: Projection, first: int, last: int, path: str) -> None:
+def apply_events(con: duckdb.DuckDBPyConnection, projection: Projection, first: int, last: int,
+                 path: str) -> None:
     """Apply the events at positions ``first..last`` to the read model (no transaction of its own)."""
     if path == "sql":
         types = ", ".join("'" + t.replace("'", "''") + "'" for t in projection.types) or "NULL"
@@ -272,7 +274,7 @@ def _failure(con: duckdb.DuckDBPyConnection, projection: Projection, position: i
     kept = ("The rebuild did not start: the old read model stays as it was" if reset else
             f"Its read model stays committed up to position {position - 1}")
     message = (f"projection {projection.name!r} failed at position {position} on {what}: "
-               f"{type(cause).__name__}: {_sentence(cause)} {kept}; fix the projection, then catch_up "
+               f"{type(cause).__name__}: {as_sentence(cause)} {kept}; fix the projection, then catch_up "
                f"resumes from there")
     con.execute("""INSERT INTO projection_checkpoints VALUES (?, ?, now(), ?)
                    ON CONFLICT (name) DO UPDATE SET updated_at = now(), error = excluded.error""",
@@ -280,7 +282,7 @@ def _failure(con: duckdb.DuckDBPyConnection, projection: Projection, position: i
     return ProjectionError(message, projection.name, position, event)
 
 
-def _sentence(cause: Exception) -> str:
+def as_sentence(cause: Exception) -> str:
     """An error's message ending with one full stop, to be followed by more sentences."""
     return f"{str(cause).rstrip().rstrip('.')}."
 
@@ -302,27 +304,27 @@ def _reset(con: duckdb.DuckDBPyConnection, projection: Projection) -> None:
 def read_events(con: duckdb.DuckDBPyConnection, first: int, last: int,
                 types: Iterable[str] | None = None) -> list[RecordedEvent]:
     """The committed events at positions ``first..last`` (of ``types``), read on connection ``con``."""
-    sql, params = f"{_SELECT} WHERE position BETWEEN ? AND ?", [first, last]
+    sql, params = f"{SELECT_EVENTS} WHERE position BETWEEN ? AND ?", [first, last]
     if types is not None:
         sql += " AND type IN (SELECT unnest(?::VARCHAR[]))"
         params.append(list(types))
-    return _records(con.execute(sql + " ORDER BY position", params).fetchall())
+    return records_from_rows(con.execute(sql + " ORDER BY position", params).fetchall())
 
 
-def _checkpoint(con: duckdb.DuckDBPyConnection, name: str) -> int:
+def checkpoint_of(con: duckdb.DuckDBPyConnection, name: str) -> int:
     rows = con.execute("SELECT position FROM projection_checkpoints WHERE name = ?", [name]).fetchall()
     return int(rows[0][0]) if rows else 0
 
 
-def _save_checkpoint(con: duckdb.DuckDBPyConnection, name: str, position: int) -> None:
+def save_checkpoint(con: duckdb.DuckDBPyConnection, name: str, position: int) -> None:
     con.execute("INSERT OR REPLACE INTO projection_checkpoints VALUES (?, ?, now(), NULL)", [name, position])
 
 
-def _head(con: duckdb.DuckDBPyConnection) -> int:
+def head_position(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT coalesce(max(position), 0) FROM events").fetchall()[0][0])
 
 
-def _path(projection: Projection, method: Method) -> str:
+def chosen_method(projection: Projection, method: Method) -> str:
     """Which definition to run: 'sql' or 'python'."""
     if method not in ("auto", "sql", "python"):
         raise InvalidEventError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
@@ -335,40 +337,28 @@ def _path(projection: Projection, method: Method) -> str:
     return method
 
 
-@contextlib.contextmanager
-def _cursor(store: EventStore) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection of our own to the store's database, whose transactions run beside the store's."""
-    with store._lock:
-        con = store._con.cursor()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        yield con
-    finally:
-        con.close()
-
-
 _locks: weakref.WeakKeyDictionary[EventStore, dict[str, threading.RLock]] = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
-def _lock(store: EventStore, name: str) -> threading.RLock:
+def projection_lock(store: EventStore, name: str) -> threading.RLock:
     """The lock that lets one thread at a time change projection ``name`` of ``store``."""
     with _locks_guard:
         return _locks.setdefault(store, {}).setdefault(name, threading.RLock())
 
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT may have ended it already
         con.execute("ROLLBACK")
 
 
-def _check_writable(store: EventStore) -> None:
+def check_writable(store: EventStore) -> None:
     if store.read_only:
         raise StoreError(f"{store!r} was opened read-only, but read models are tables in the store "
                          f"file; open it without read_only=True to build them")
 
 
-def _as_list(projections: Projection | Iterable[Projection]) -> list[Projection]:
+def as_projection_list(projections: Projection | Iterable[Projection]) -> list[Projection]:
     if isinstance(projections, Projection):
         return [projections]
     projections = list(projections)

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventlab.application.projections import core
+from eventlab.core.events import RecordedEvent
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.events import RecordedEvent
-from eventlab.projections import core
-from eventlab.store import EventStore
+from eventlab.storage.store import EventStore
 
 Stop = threading.Event | Callable[[], bool]
 
@@ -38,10 +38,10 @@ def subscribe(store: EventStore, *, from_position: int = 1, types: Iterable[str]
     if isinstance(from_position, bool) or not isinstance(from_position, int) or from_position < 1:
         raise InvalidEventError(f"from_position must be an int >= 1, got {from_position!r}")
     types = _type_list(types)
-    with core._cursor(store) as con:
+    with store.cursor() as con:
         position = from_position - 1
         while not _stopped(stop):
-            head = core._head(con)
+            head = core.head_position(con)
             if position >= head:
                 if not follow:
                     return
@@ -143,8 +143,8 @@ def export_events(store: EventStore, path: str | Path, *, from_position: int = 1
     else:
         times = "occurred_at, recorded_at, data::VARCHAR AS data, metadata::VARCHAR AS metadata"
     types = _type_list(types)
-    with core._cursor(store) as con:
-        last = core._head(con) if to_position is None else to_position
+    with store.cursor() as con:
+        last = core.head_position(con) if to_position is None else to_position
         where, params = "position BETWEEN ? AND ?", [from_position, last]
         if types is not None:
             where += " AND type IN (SELECT unnest(?::VARCHAR[]))"

@@ -1,6 +1,7 @@
 """CQRS read sides: projections build read models from the log; subscriptions feed other systems.
 
->>> from eventlab.projections import catch_up, lag, read_models      # doctest: +SKIP
+>>> from eventlab.projections import catch_up, lag            # doctest: +SKIP
+>>> from eventlab.examples import read_models                # doctest: +SKIP
 >>> catch_up(store, read_models.ALL)                                  # doctest: +SKIP
 >>> store.sql("SELECT * FROM order_summary WHERE status = 'Paid'").df()   # doctest: +SKIP
 
@@ -18,10 +19,15 @@ Modules: ``core`` (projections, checkpoints, catch-up, rebuild, lag),
 read models), ``subscriptions`` (follow the log, export it).
 """
 
-from eventlab.projections.core import Projection, ProjectionError, catch_up, lag, rebuild
-from eventlab.projections.inline import inline
-from eventlab.projections.runner import Runner
-from eventlab.projections.subscriptions import ExportReport, Subscription, export_events, subscribe
+from eventlab.application.projections.core import Projection, ProjectionError, catch_up, lag, rebuild
+from eventlab.application.projections.inline import inline
+from eventlab.application.projections.runner import Runner
+from eventlab.application.projections.subscriptions import (
+    ExportReport,
+    Subscription,
+    export_events,
+    subscribe,
+)
 
 __all__ = [
     "Projection", "ProjectionError", "catch_up", "rebuild", "lag", "inline", "Runner",
