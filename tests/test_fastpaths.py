@@ -52,3 +52,74 @@ def test_what_orjson_would_change_or_refuse_goes_to_json():
     for text in [b"[123456789012345678901234567890]", b"[-9223372036854775809]", b"[NaN]",
                  b'["\\ud800"]', b"[1e400]"]:
         assert same(fastpaths.loads(text), json.loads(text)), text[:40]
+
+
+# --- restoring events without __init__ gives what cls(**data) gives, or is not used -----------------
+
+import dataclasses  # noqa: E402
+
+import pytest  # noqa: E402
+
+import eventlab  # noqa: E402
+from eventlab.core.events import construct  # noqa: E402
+from eventlab.examples import orders  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class _PositiveAmount:
+    amount: float
+
+    def __post_init__(self) -> None:
+        if self.amount < 0:
+            raise ValueError(f"amount must not be negative, got {self.amount}")
+
+
+@eventlab.event_type("RefundIssuedForFastPathTest")
+@dataclasses.dataclass(frozen=True)
+class RefundIssued(_PositiveAmount):  # its check is inherited, not in its own class body
+    order_id: str = ""
+
+
+def test_an_event_whose_inherited_check_rejects_the_stored_data_is_not_restored_around_it():
+    store = eventlab.EventStore()
+    refund = eventlab.NewEvent("RefundIssuedForFastPathTest", {"amount": -5, "order_id": "1"})
+    store.append("refund-1", [refund])
+    assert fastpaths.restorable_fields(RefundIssued) is None
+    with pytest.raises(ValueError, match="must not be negative"):
+        _ = store.read("refund-1")[0].event
+    with pytest.raises(ValueError, match="must not be negative"):
+        eventlab.state_at(store, "refund-1", eventlab.Decider(0, lambda n, e: n + 1, None))
+
+
+order_events = st.one_of(
+    st.builds(orders.OrderPlaced, st.text(max_size=5), st.integers(),
+              st.lists(st.text(max_size=3), max_size=3)),
+    st.builds(orders.ItemAdded, st.text(max_size=5), st.text(max_size=3)),
+    st.builds(orders.OrderPaid, st.text(max_size=5), st.floats(0, 1e6), st.sampled_from(["EUR", "USD"])),
+    st.builds(orders.StockReserved, st.text(max_size=5), st.integers(1, 9), st.text(max_size=5)),
+)
+
+
+@given(order_events)
+def test_restore_and_restore_many_give_what_the_constructor_gives(event):
+    cls, data = type(event), dataclasses.asdict(event)
+    assert fastpaths.restore(cls, dict(data)) == construct(cls, dict(data)) == event
+    assert fastpaths.restore_many(cls, [dict(data), dict(data)]) == [event, event]
+
+
+def test_restore_declines_dicts_that_do_not_hold_exactly_the_fields():
+    assert fastpaths.restore(orders.ItemAdded, {"order_id": "1"}) is None
+    assert fastpaths.restore(orders.ItemAdded, {"order_id": "1", "item": "a", "extra": 1}) is None
+    one_short = [{"order_id": "1", "item": "a"}, {"order_id": "1"}]
+    assert fastpaths.restore_many(orders.ItemAdded, one_short) is None
+
+
+def test_a_class_with_its_own_init_is_never_restored_around_it():
+    @dataclasses.dataclass(frozen=True, init=False)
+    class Custom:
+        x: int
+
+        def __init__(self, x: int) -> None:
+            object.__setattr__(self, "x", abs(x))
+
+    assert fastpaths.restorable_fields(Custom) is None

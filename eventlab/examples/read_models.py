@@ -25,6 +25,7 @@ import duckdb
 
 from eventlab.application.projections.core import Projection
 from eventlab.core.events import RecordedEvent
+from eventlab.examples import orders
 
 ORDER_EVENTS = ("OrderPlaced", "ItemAdded", "ItemRemoved", "OrderPaid", "OrderShipped", "OrderCancelled")
 STOCK_EVENTS = ("StockReceived", "StockReserved", "StockReleased")
@@ -68,9 +69,7 @@ WITH placed AS (        -- who placed each order, and with how many items
     FROM batch WHERE type = 'OrderPaid' GROUP BY stream_id
 ), changes AS (         -- the rest needs no JSON: the type and the times say it all
     SELECT stream_id,
-           arg_max(CASE type WHEN 'OrderPlaced' THEN 'Placed' WHEN 'OrderPaid' THEN 'Paid'
-                             WHEN 'OrderShipped' THEN 'Shipped' ELSE 'Cancelled' END, position)
-               FILTER (type NOT IN ('ItemAdded', 'ItemRemoved')) AS status,
+           arg_max({status_case}, position) FILTER ({status_case} IS NOT NULL) AS status,
            count(*) FILTER (type = 'ItemAdded') - count(*) FILTER (type = 'ItemRemoved') AS items_added,
            arg_max(coalesce(occurred_at, recorded_at), position) FILTER (type = 'OrderPlaced') AS placed_at,
            arg_max(coalesce(occurred_at, recorded_at), position) FILTER (type = 'OrderPaid') AS paid_at,
@@ -89,12 +88,17 @@ SELECT c.stream_id, coalesce(p.order_id, o.order_id), coalesce(p.user_id, o.user
 FROM changes c LEFT JOIN placed p USING (stream_id) LEFT JOIN payments m USING (stream_id)
 LEFT JOIN order_summary o USING (stream_id)
 WHERE coalesce(p.order_id, o.order_id) IS NOT NULL   -- an order exists once it is placed
-"""
+""".replace("{status_case}", orders.status_case())
 
 
 def _at(event: RecordedEvent) -> datetime:
     """When the event happened: ``occurred_at`` if the writer knew it, else when it was recorded."""
     return event.occurred_at or event.recorded_at
+
+
+def _status_after(event: RecordedEvent) -> str:
+    """The status this event moves its order to: the shop's one rule, ``orders.STATUS_AFTER``."""
+    return orders.STATUS_AFTER[event.type].value
 
 
 def _update(con: duckdb.DuckDBPyConnection, event: RecordedEvent, changes: str,
@@ -109,9 +113,9 @@ def on_order_placed(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> Non
     placed = event.event
     con.execute("""INSERT INTO order_summary (stream_id, order_id, user_id, status, item_count,
                                                paid, placed_at, updated_at, version)
-                   VALUES (?, ?, ?, 'Placed', ?, 0, ?, ?, ?)""",
-                [event.stream_id, placed.order_id, placed.user_id, len(placed.items), _at(event),
-                 _at(event), event.version])
+                   VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)""",
+                [event.stream_id, placed.order_id, placed.user_id, _status_after(event), len(placed.items),
+                 _at(event), _at(event), event.version])
 
 
 def on_item_added(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> None:
@@ -124,16 +128,16 @@ def on_item_removed(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> Non
 
 def on_order_paid(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> None:
     paid = event.event  # upcast: a version 1 event comes with currency "EUR"
-    _update(con, event, "status = 'Paid', paid = paid + ?::DOUBLE::DECIMAL(18, 2), currency = ?, paid_at = ?",
-            [paid.amount, paid.currency, _at(event)])
+    _update(con, event, "status = ?, paid = paid + ?::DOUBLE::DECIMAL(18, 2), currency = ?, paid_at = ?",
+            [_status_after(event), paid.amount, paid.currency, _at(event)])
 
 
 def on_order_shipped(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> None:
-    _update(con, event, "status = 'Shipped', shipped_at = ?", [_at(event)])
+    _update(con, event, "status = ?, shipped_at = ?", [_status_after(event), _at(event)])
 
 
 def on_order_cancelled(con: duckdb.DuckDBPyConnection, event: RecordedEvent) -> None:
-    _update(con, event, "status = 'Cancelled', cancelled_at = ?", [_at(event)])
+    _update(con, event, "status = ?, cancelled_at = ?", [_status_after(event), _at(event)])
 
 
 order_summary = Projection(
