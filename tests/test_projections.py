@@ -328,13 +328,13 @@ def test_inline_refuses_to_run_inside_a_unit_of_work(shop):
 
 
 def test_projections_are_checked_when_defined():
-    with pytest.raises(eventlab.InvalidEventError, match="needs sql=..., handlers=..."):
+    with pytest.raises(eventlab.UsageError, match="needs sql=..., handlers=..."):
         Projection("empty", types=("OrderPlaced",), setup="", tables=())
-    with pytest.raises(eventlab.InvalidEventError, match=r"handlers for \['OrderPaid'\]"):
+    with pytest.raises(eventlab.UsageError, match=r"handlers for \['OrderPaid'\]"):
         Projection("p", types=("OrderPlaced",), setup="", tables=(), handlers={"OrderPaid": print})
-    with pytest.raises(eventlab.InvalidEventError, match=r"write \['OrderPlaced'\]"):
+    with pytest.raises(eventlab.UsageError, match=r"write \['OrderPlaced'\]"):
         Projection("p", types="OrderPlaced", setup="", tables=(), sql="SELECT 1")
-    with pytest.raises(eventlab.InvalidEventError, match="has no handlers"):
+    with pytest.raises(eventlab.UsageError, match="has no handlers"):
         catch_up(eventlab.EventStore(), read_models.daily_revenue, method="python")
 
 

@@ -72,15 +72,15 @@ def test_the_every_n_policy_snapshots_as_handle_goes():
         handle(store, orders.decider, "order-1", orders.AddItem(order_id="1", item=f"sku-{i}"))
     versions = [v for (v,) in store.sql("SELECT version FROM snapshots ORDER BY 1").fetchall()]
     assert versions == [10, 20]
-    with pytest.raises(eventlab.InvalidEventError, match="n >= 1"):
+    with pytest.raises(eventlab.UsageError, match="n >= 1"):
         snapshots.every(store, orders.decider, 0)
 
 
 def test_snapshots_need_a_named_decider_and_events():
     store = long_order(1)
-    with pytest.raises(eventlab.InvalidEventError, match="name"):
+    with pytest.raises(eventlab.UsageError, match="name"):
         snapshots.take(store, "order-1", dataclasses.replace(orders.decider, name=""))
-    with pytest.raises(eventlab.InvalidEventError, match="no events"):
+    with pytest.raises(eventlab.UsageError, match="no events"):
         snapshots.take(store, "order-404", orders.decider)
 
 

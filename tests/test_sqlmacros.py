@@ -13,7 +13,7 @@ from eventlab.sample import START, demo_store
 from eventlab.sqlmacros import install_macros
 
 import eventlab
-from eventlab.errors import InvalidEventError
+from eventlab.errors import UsageError
 from eventlab.examples import orders
 
 
@@ -60,7 +60,7 @@ def test_events_as_of_until_and_stream_at_cut_the_log(store):
 
 
 def test_a_decider_without_state_sql_gets_no_macros(store):
-    with pytest.raises(InvalidEventError, match="state_sql"):
+    with pytest.raises(UsageError, match="state_sql"):
         install_macros(store, orders.stock_decider)
 
 
@@ -72,7 +72,8 @@ def test_macros_are_saved_in_a_store_file_and_work_read_only_and_in_the_duckdb_c
         saved = store.sql(f"SELECT stream_id, status, paid FROM order_states_as_of('{moment}')").fetchall()
         expected = eventlab.states_at(store, orders.decider, as_of=START + timedelta(days=16, hours=18))
         assert saved == list(expected[["stream_id", "status", "paid"]].itertuples(index=False, name=None))
-        assert "order_states" in install_macros(store, orders.decider)  # TEMP macros: a read-only file cannot save any
+        # TEMP macros: a read-only file cannot save any
+        assert "order_states" in install_macros(store, orders.decider)
     cli = shutil.which("duckdb", path=str(Path(sys.executable).parent)) or shutil.which("duckdb")
     if cli is None:
         pytest.skip("the duckdb command line is not installed (pip install duckdb-cli)")

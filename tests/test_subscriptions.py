@@ -103,9 +103,9 @@ def test_events_export_to_parquet_and_an_export_can_continue_where_the_last_ende
 
 
 def test_an_export_file_must_say_its_format(store, tmp_path):
-    with pytest.raises(eventlab.InvalidEventError, match=r"\.jsonl.*\.parquet"):
+    with pytest.raises(eventlab.UsageError, match=r"\.jsonl.*\.parquet"):
         export_events(store, tmp_path / "events.csv")
-    with pytest.raises(eventlab.InvalidEventError, match="from_position"):
+    with pytest.raises(eventlab.UsageError, match="from_position"):
         next(subscribe(store, from_position=0))
-    with pytest.raises(eventlab.InvalidEventError, match=r"types=\['OrderPaid'\]"):
+    with pytest.raises(eventlab.UsageError, match=r"types=\['OrderPaid'\]"):
         next(subscribe(store, types="OrderPaid"))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from eventlab.application.replaying import stream_state
 from eventlab.core import fastpaths
 from eventlab.core.events import payload_of, to_json
-from eventlab.errors import InvalidEventError, StoreError
+from eventlab.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from eventlab.core.decider import Decider
@@ -67,7 +67,7 @@ def take(store: EventStore, stream_id: str, decider: Decider, *, version: int | 
         "SELECT version, position, recorded_at FROM events WHERE stream_id = ? AND version <= ? "
         "ORDER BY version DESC LIMIT 1", [stream_id, version if version is not None else 2**62])
     if not last:
-        raise InvalidEventError(f"stream {stream_id!r} has no events to snapshot (up to version {version})")
+        raise UsageError(f"stream {stream_id!r} has no events to snapshot (up to version {version})")
     at_version, position, recorded_at = last[0]
     start = latest(store, stream_id, decider, version=at_version)
     state = stream_state(store, stream_id, decider, after=start.version if start else 0,
@@ -109,7 +109,7 @@ def every(store: EventStore, decider: Decider, n: int) -> None:
     """
     _check_named(decider)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InvalidEventError(f"snapshot every n events needs an int n >= 1, got {n!r}")
+        raise UsageError(f"snapshot every n events needs an int n >= 1, got {n!r}")
     store.snapshot_policies[decider.name] = n
 
 
@@ -166,7 +166,7 @@ def _field_classes(cls: type) -> tuple[tuple[str, type | None], ...]:
 
 def _check_named(decider: Decider) -> None:
     if not decider.name:
-        raise InvalidEventError("snapshots are stored under the decider's name; give it one: "
+        raise UsageError("snapshots are stored under the decider's name; give it one: "
                                 "Decider(..., name='orders')")
 
 

@@ -23,7 +23,7 @@ import re
 
 from eventlab.application.timetravel import state_columns
 from eventlab.core.decider import Decider
-from eventlab.errors import InvalidEventError
+from eventlab.errors import UsageError
 from eventlab.storage.store import EventStore
 
 # Parameter names are unusual on purpose: inside a macro a parameter hides any column of that name.
@@ -73,7 +73,7 @@ def install_macros(store: EventStore, *deciders: Decider, temporary: bool | None
 def state_macros(decider: Decider) -> dict[str, str]:
     """The two whole-system macros of a decider: its states as of a moment, and at a position."""
     if decider.state_sql is None or not re.fullmatch(r"[a-z][a-z0-9_]*", decider.category):
-        raise InvalidEventError(
+        raise UsageError(
             f"decider {decider.name!r} needs a state_sql and a category made of lowercase letters, "
             f"digits and _ (got {decider.category!r}) to get SQL macros")
     columns = ", ".join(f'"{column}"' for column in ["stream_id", *state_columns(decider)])

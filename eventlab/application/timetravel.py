@@ -31,7 +31,7 @@ from eventlab.application import replaying, snapshots
 from eventlab.core.decider import Decider, replay, replay_domain
 from eventlab.core.events import RecordedEvent
 from eventlab.core.fastpaths import gc_paused
-from eventlab.errors import InvalidEventError
+from eventlab.errors import UsageError
 from eventlab.storage.schema import file_fault
 from eventlab.storage.store import EventStore, aware
 
@@ -49,7 +49,7 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     """
     _one_point(version=version, position=position, as_of=as_of)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
-        raise InvalidEventError(f"version must be an int >= 0, got {version!r}")
+        raise UsageError(f"version must be an int >= 0, got {version!r}")
     where, params = _bound_sql(position, as_of, time)
     if version is not None:
         where += " AND version <= ?"
@@ -91,9 +91,9 @@ def states_at(store: EventStore, decider: Decider, *, position: int | None = Non
     """
     _one_point(position=position, as_of=as_of)
     if method not in ("auto", "sql", "python"):
-        raise InvalidEventError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
+        raise UsageError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
     if method == "sql" and decider.state_sql is None:
-        raise InvalidEventError(
+        raise UsageError(
             f"decider {decider.name!r} has no state_sql; use method='python' or 'auto'")
     where, params = _bound_sql(position, as_of, time)
     prefix = f"{decider.category}-" if decider.category else ""
@@ -121,18 +121,18 @@ def state_row(state: Any) -> dict[str, Any]:
 def _one_point(**points: Any) -> None:
     given = [name for name, value in points.items() if value is not None]
     if len(given) > 1:
-        raise InvalidEventError(f"give one of {', '.join(points)}, not {' and '.join(given)}")
+        raise UsageError(f"give one of {', '.join(points)}, not {' and '.join(given)}")
     if points.get("position") is not None:
         position = points["position"]
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise InvalidEventError(f"position must be an int >= 0, got {position!r}")
+            raise UsageError(f"position must be an int >= 0, got {position!r}")
     if points.get("as_of") is not None:
         aware(points["as_of"], "as_of")
 
 
 def _check_time(time: str) -> None:
     if time not in ("recorded", "occurred"):
-        raise InvalidEventError(f"time must be 'recorded' or 'occurred', got {time!r}")
+        raise UsageError(f"time must be 'recorded' or 'occurred', got {time!r}")
 
 
 def _until(events: list[RecordedEvent], position: int | None, as_of: datetime | None,
@@ -176,7 +176,7 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
         try:
             relation = con.sql(query, params=[prefix, *params])
             if sorted(relation.columns) != sorted(columns):
-                raise InvalidEventError(
+                raise UsageError(
                     f"decider {decider.name!r}: state_sql returns the columns {relation.columns}, but "
                     f"the state has {columns}; make them match")
             # Arrow hands the rows to pandas several times faster than .df(), which makes a NumPy

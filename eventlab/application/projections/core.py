@@ -37,7 +37,7 @@ import duckdb
 import pandas as pd
 
 from eventlab.core.events import RecordedEvent, check_name
-from eventlab.errors import EventLabError, InvalidEventError, StoreError
+from eventlab.errors import EventLabError, StoreError, UsageError
 from eventlab.storage.store import SELECT_EVENTS, EventStore, records_from_rows
 
 Handler = Callable[[duckdb.DuckDBPyConnection, RecordedEvent], None]
@@ -84,17 +84,17 @@ class Projection:
         check_name(self.name, "projection name")
         for what in ("types", "tables"):
             if isinstance(getattr(self, what), str):
-                raise InvalidEventError(f"projection {self.name!r}: {what} must be a list of names, got the "
+                raise UsageError(f"projection {self.name!r}: {what} must be a list of names, got the "
                                         f"string {getattr(self, what)!r}; write [{getattr(self, what)!r}]")
         object.__setattr__(self, "types", tuple(self.types))
         object.__setattr__(self, "tables", tuple(self.tables))
         for type_name in self.types:
             check_name(type_name, f"projection {self.name!r} event type")
         if self.sql is None and not self.handlers:
-            raise InvalidEventError(f"projection {self.name!r} needs sql=..., handlers=... or both")
+            raise UsageError(f"projection {self.name!r} needs sql=..., handlers=... or both")
         unread = sorted(set(self.handlers) - set(self.types))
         if unread:
-            raise InvalidEventError(
+            raise UsageError(
                 f"projection {self.name!r} has handlers for {unread}, which are not in its types "
                 f"{list(self.types)}; add them to types= or drop the handlers")
 
@@ -199,7 +199,7 @@ def run_projection(con: duckdb.DuckDBPyConnection, projection: Projection, head:
     path = chosen_method(projection, method)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
-        raise InvalidEventError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
+        raise UsageError(f"batch_size must be an int >= 1 or None, got {batch_size!r}")
     if not reset:
         con.execute(projection.setup)
     start = position = 0 if reset else checkpoint_of(con, projection.name)
@@ -327,13 +327,13 @@ def head_position(con: duckdb.DuckDBPyConnection) -> int:
 def chosen_method(projection: Projection, method: Method) -> str:
     """Which definition to run: 'sql' or 'python'."""
     if method not in ("auto", "sql", "python"):
-        raise InvalidEventError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
+        raise UsageError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
     if method == "auto":
         return "sql" if projection.sql is not None else "python"
     if method == "sql" and projection.sql is None:
-        raise InvalidEventError(f"projection {projection.name!r} has no sql; use method='python'")
+        raise UsageError(f"projection {projection.name!r} has no sql; use method='python'")
     if method == "python" and not projection.handlers:
-        raise InvalidEventError(f"projection {projection.name!r} has no handlers; use method='sql'")
+        raise UsageError(f"projection {projection.name!r} has no handlers; use method='sql'")
     return method
 
 
@@ -364,10 +364,10 @@ def as_projection_list(projections: Projection | Iterable[Projection]) -> list[P
     projections = list(projections)
     for projection in projections:
         if not isinstance(projection, Projection):
-            raise InvalidEventError(f"expected Projection objects, got {projection!r:.80}")
+            raise UsageError(f"expected Projection objects, got {projection!r:.80}")
     names = [p.name for p in projections]
     if len(set(names)) != len(names):
-        raise InvalidEventError(f"two projections share a name in {names}; names must be unique")
+        raise UsageError(f"two projections share a name in {names}; names must be unique")
     return projections
 
 

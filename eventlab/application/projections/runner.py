@@ -17,7 +17,7 @@ import pandas as pd
 
 from eventlab.application.projections import core
 from eventlab.application.projections.core import Method, Projection, ProjectionError
-from eventlab.errors import InvalidEventError, StoreError
+from eventlab.errors import StoreError, UsageError
 from eventlab.storage.store import EventStore
 
 
@@ -111,7 +111,7 @@ class Runner:
 
     def _known(self, name: str) -> Projection:
         if name not in self.projections:
-            raise InvalidEventError(
+            raise UsageError(
                 f"this runner has no projection {name!r}; it runs {list(self.projections)}")
         return self.projections[name]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eventlab.application.projections import core
 from eventlab.core.events import RecordedEvent
-from eventlab.errors import InvalidEventError, StoreError
+from eventlab.errors import StoreError, UsageError
 from eventlab.storage.store import EventStore
 
 Stop = threading.Event | Callable[[], bool]
@@ -36,7 +36,7 @@ def subscribe(store: EventStore, *, from_position: int = 1, types: Iterable[str]
     ...     send(batch)
     """
     if isinstance(from_position, bool) or not isinstance(from_position, int) or from_position < 1:
-        raise InvalidEventError(f"from_position must be an int >= 1, got {from_position!r}")
+        raise UsageError(f"from_position must be an int >= 1, got {from_position!r}")
     types = _type_list(types)
     with store.cursor() as con:
         position = from_position - 1
@@ -134,7 +134,7 @@ def export_events(store: EventStore, path: str | Path, *, from_position: int = 1
     path = Path(path)
     kind = _EXPORT_FORMATS.get(path.suffix.lower())
     if kind is None:
-        raise InvalidEventError(f"cannot tell the format of {str(path)!r}; name the file .jsonl "
+        raise UsageError(f"cannot tell the format of {str(path)!r}; name the file .jsonl "
                                 f"(JSON Lines) or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "json":
@@ -161,7 +161,7 @@ def export_events(store: EventStore, path: str | Path, *, from_position: int = 1
 
 def _type_list(types: Iterable[str] | None) -> list[str] | None:
     if isinstance(types, str):
-        raise InvalidEventError(f"types must be a list of event types, got the string {types!r}; "
+        raise UsageError(f"types must be a list of event types, got the string {types!r}; "
                                 f"write types=[{types!r}]")
     return None if types is None else list(types)
 
