@@ -31,9 +31,10 @@ from eventlab.application import replaying, snapshots
 from eventlab.core.decider import Decider, replay, replay_domain
 from eventlab.core.events import RecordedEvent
 from eventlab.core.fastpaths import gc_paused
+from eventlab.core.moments import aware
 from eventlab.errors import UsageError
 from eventlab.storage.schema import file_fault
-from eventlab.storage.store import EventStore, aware
+from eventlab.storage.store import EventStore
 
 TimeAxis = Literal["recorded", "occurred"]
 

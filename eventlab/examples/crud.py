@@ -28,9 +28,10 @@ import pandas as pd
 
 from eventlab.application.handling import handle
 from eventlab.application.timetravel import state_at, states_at
+from eventlab.core.moments import utc_now
 from eventlab.errors import CommandRejected
 from eventlab.examples import orders
-from eventlab.storage.store import Clock, EventStore, utc_now
+from eventlab.storage.store import Clock, EventStore
 
 CRUD_DDL = """
 CREATE TABLE IF NOT EXISTS orders (

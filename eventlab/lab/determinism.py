@@ -18,13 +18,15 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from eventlab.core.moments import aware
+
 COURSE_START = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)  # a Monday morning
 
 
 def ticking_clock(start: datetime = COURSE_START, step: timedelta = timedelta(minutes=1)
                   ) -> Callable[[], datetime]:
     """A clock that returns ``start``, then ``start + step``, ... one tick per call."""
-    _refuse_naive(start, "start")
+    aware(start, "start")
     ticks = itertools.count()
     return lambda: start + next(ticks) * step
 
@@ -56,7 +58,7 @@ class HandClock:
     def now(self, now: datetime) -> None:
         if not isinstance(now, datetime):
             raise TypeError(f"now={now!r} is not a datetime")
-        _refuse_naive(now, "now")
+        aware(now, "now")
         self._now = now
 
     def __call__(self) -> datetime:
@@ -64,12 +66,6 @@ class HandClock:
 
     def __repr__(self) -> str:
         return f"HandClock({self._now!r})"
-
-
-def _refuse_naive(moment: datetime, name: str) -> None:
-    """A clock's times must say their time zone: a naive one could be any of many instants."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name}={moment!r} has no time zone; use e.g. datetime(..., tzinfo=timezone.utc)")
 
 
 def seeded_ids(seed: int = 0) -> Callable[[], uuid.UUID]:

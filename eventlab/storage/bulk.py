@@ -483,7 +483,7 @@ def _hashes(con, head_hash: str, bounds: list[int], count: int, progress: bool) 
                 chunk = pending.result()
                 if hi is not None:
                     pending = pool.submit(digests, lo, hi)
-                hashes += chain.fold(hashes[-1] if hashes else head_hash, chunk)
+                hashes += chain.link_all(hashes[-1] if hashes else head_hash, chunk)
                 if bar is not None:
                     bar.update(len(chunk))
     finally:

@@ -53,7 +53,7 @@ def link(prev_hash: str, digest: str) -> str:
     return hashlib.sha256((prev_hash + digest).encode("ascii")).hexdigest()
 
 
-def fold(prev_hash: str, digests: list[str]) -> list[str]:
+def link_all(prev_hash: str, digests: list[str]) -> list[str]:
     """Chain a run of content digests onto ``prev_hash``; returns each row's hash."""
     sha256 = hashlib.sha256
     hashes = []

@@ -24,7 +24,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from eventlab.core.events import (
     recorded_event,
     type_name_of,
 )
+from eventlab.core.moments import aware, stored_utc, to_utc, utc_now
 from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
 from eventlab.storage import bulk, chain, schema
 
@@ -64,11 +65,6 @@ _ARROW_SCHEMA = pa.schema([
     ("prev_hash", pa.string()), ("hash", pa.string()),
 ])
 _BULK_THRESHOLD = 32  # rows; above this an Arrow insert beats a long VALUES list
-
-
-def utc_now() -> datetime:
-    """The default clock: the current time in UTC."""
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -421,7 +417,7 @@ class EventStore:
         if self._head is None:
             row = self._con.execute(
                 "SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1").fetchall()
-            self._head = _Head(row[0][0], row[0][1], _utc(row[0][2])) if row else _Head()
+            self._head = _Head(row[0][0], row[0][1], stored_utc(row[0][2])) if row else _Head()
         if self._versions is None:
             rows = self._con.execute(
                 "SELECT stream_id, max(version) FROM events GROUP BY stream_id").fetchall()
@@ -486,7 +482,7 @@ class EventStore:
                 f"the store's clock returned {moment!r}; it must return a timezone-aware "
                 f"datetime, e.g. datetime.now(timezone.utc)"
             )
-        moment = _to_utc(moment, "the store's clock returned")
+        moment = to_utc(moment, "the store's clock returned", InvalidEventError)
         # recorded_at never goes backwards, so "as of T" is always a prefix of the log
         return moment if head.recorded_at is None or moment >= head.recorded_at else head.recorded_at
 
@@ -629,27 +625,6 @@ def _lock_for(path: Path | None) -> threading.RLock:
         return lock
 
 
-def aware(moment: object, what: str) -> datetime:
-    """Check that ``moment`` is a timezone-aware datetime (naive ones are ambiguous)."""
-    if not isinstance(moment, datetime):
-        raise InvalidEventError(f"{what} must be a datetime, got {moment!r}")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidEventError(
-            f"{what}={moment!r} has no time zone, so it means a different moment in each time zone; "
-            f"pass an aware datetime, e.g. datetime(2024, 6, 1, tzinfo=timezone.utc)"
-        )
-    return moment
-
-
-def _to_utc(moment: datetime, what: str) -> datetime:
-    """``moment`` in UTC; a moment near year 1 or 9999 may not exist there (``datetime`` stops)."""
-    try:
-        return moment.astimezone(timezone.utc)
-    except OverflowError:
-        raise InvalidEventError(f"{what} {moment!r}, which is outside years 1 to 9999 in UTC; "
-                                f"give a moment inside that range") from None
-
-
 def _payload(event: object, where: str) -> dict:
     try:
         return payload_of(event)
@@ -684,7 +659,8 @@ def _draft(event: object, metadata: dict, index: int, ids: Callable[[], uuid.UUI
         raise InvalidEventError(f"{where} schema_version must be an int from 1 to 2**31 - 1, "
                                 f"got {shown(schema_version, 80)}")
     if occurred_at is not None:
-        occurred_at = _to_utc(aware(occurred_at, f"{where} occurred_at"), f"{where} occurred_at")
+        what = f"{where} occurred_at"
+        occurred_at = to_utc(aware(occurred_at, what, InvalidEventError), what, InvalidEventError)
     data_text, data_value = encode_json(data, f"{where} ({type_name}) data", fresh=fresh)
     metadata_text, metadata_value = encode_json(meta, f"{where} metadata")
     event_id = _event_id(given_id, where, ids)
@@ -720,15 +696,11 @@ def _check_version(stream_id: str, expected: ExpectedVersion, actual: int) -> No
         raise ConcurrencyError(stream_id, expected, actual)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=timezone.utc)
-
-
 def records_from_rows(rows: list[tuple]) -> list[RecordedEvent]:
     """``RecordedEvent``s from rows selected with ``SELECT_EVENTS`` (on any connection to the store)."""
     loads = json.loads
     return [recorded_event(stream_id, version, position, type_, loads(data), loads(metadata),
-                          event_id, _utc(recorded_at), _utc(occurred_at), schema_version)
+                          event_id, stored_utc(recorded_at), stored_utc(occurred_at), schema_version)
             for (position, stream_id, version, type_, data, metadata, event_id,
                  recorded_at, occurred_at, schema_version) in rows]
 
@@ -741,4 +713,4 @@ def _matches(record: RecordedEvent, from_position: int, to_position: int | None,
             and (until is None or record.recorded_at <= until))
 
 
-__all__ = ["EventStore", "ExpectedVersion", "SELECT_EVENTS", "aware", "records_from_rows", "utc_now"]
+__all__ = ["Clock", "EventStore", "ExpectedVersion", "SELECT_EVENTS", "records_from_rows"]
