@@ -12,6 +12,7 @@ ARCHITECTURE.md), and the ones users import have short names:
 
 from eventlab import shortnames
 from eventlab.application.handling import handle
+from eventlab.application.latest_values import latest_values
 from eventlab.application.timetravel import history, state_at, states_at
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import NewEvent, RecordedEvent, event_type
@@ -37,7 +38,7 @@ __all__ = [
     "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
     "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
     "StoreLockedError", "UnknownEventTypeError", "UsageError", "event_type",
-    "Decider", "handle", "replay", "state_at", "states_at", "history",
+    "Decider", "handle", "replay", "state_at", "states_at", "history", "latest_values",
 ]
 
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 from eventlab.application import snapshots, statecache
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import RecordedEvent
-from eventlab.errors import ConcurrencyError
+from eventlab.errors import ConcurrencyError, UsageError
 from eventlab.storage.store import EventStore
 
 S = TypeVar("S")
@@ -44,6 +44,9 @@ def handle(
     process then surfaces when the unit commits, as a ``ConcurrencyError`` from
     the ``with`` block, and the whole unit is to be retried.
     """
+    if decider.decide is None:
+        raise UsageError(f"decider {decider.name!r} has no decide function (decide=None): it reads, replays "
+                         f"and travels in time, but cannot handle commands; give it decide=... to write")
     retries = 0
     while True:
         version, state = current_state(store, decider, stream_id)

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventlab.core import fastpaths
-from eventlab.core.decider import Decider, replay_domain
+from eventlab.core.decider import Decider, fold_events
 from eventlab.core.events import decoder_for, registered_class
-from eventlab.storage.store import EventStore
+from eventlab.storage.store import SELECT_EVENTS, EventStore, records_from_rows
 
 S = TypeVar("S")
 
@@ -33,6 +33,12 @@ def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, afte
     ``where`` is an SQL condition on the stream's events (e.g. ``"version <= ?"``
     with ``params``) that cuts it at a point in time.
     """
+    if decider.raw:  # evolve reads RecordedEvents: make them, as store.read does
+        rows = store.rows(f"""
+            WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE stream_id = ?)
+            SELECT * FROM stream WHERE version > ? AND {where} ORDER BY version""",
+            [stream_id, after, *params])
+        return fold_events(records_from_rows(rows), decider, state)
     rows = store.arrow(f"""
         WITH stream AS MATERIALIZED (  -- the stream first, found by the index; with the point's bounds
             SELECT type, data, schema_version, version, position, recorded_at, occurred_at  -- beside
@@ -42,7 +48,7 @@ def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, afte
         [stream_id, after, *params])
     with fastpaths.gc_paused():  # a long stream makes many objects that all live until the end
         events = decoded(rows, stream_id)
-        state = replay_domain(events, decider, state)
+        state = fold_events(events, decider, state)
         del events  # freed before the collector wakes up, so it does not scan them on waking
     return state
 

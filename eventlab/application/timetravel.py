@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import itertools
+import json
+import operator
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
@@ -28,13 +30,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eventlab.application import replaying, snapshots
-from eventlab.core.decider import Decider, replay, replay_domain
+from eventlab.core.decider import Decider, fold_events, replay
 from eventlab.core.events import RecordedEvent
 from eventlab.core.fastpaths import gc_paused
 from eventlab.core.moments import aware
 from eventlab.errors import UsageError
 from eventlab.storage.schema import file_fault
-from eventlab.storage.store import EventStore
+from eventlab.storage.store import SELECT_EVENTS, EventStore, records_from_rows
 
 TimeAxis = Literal["recorded", "occurred"]
 
@@ -76,7 +78,7 @@ def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame
         rows.append({"position": record.position, "version": record.version, "type": record.type,
                      "recorded_at": record.recorded_at, "occurred_at": record.occurred_at,
                      **state_row(state)})
-    columns = ["position", "version", "type", "recorded_at", "occurred_at", *state_columns(decider)]
+    columns = _columns(["position", "version", "type", "recorded_at", "occurred_at"], decider, rows)
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -106,6 +108,14 @@ def states_at(store: EventStore, decider: Decider, *, position: int | None = Non
 def state_columns(decider: Decider) -> list[str]:
     """The state's field names, as ``states_at`` and ``history`` lay them out."""
     return list(state_row(decider.initial_state))
+
+
+def _columns(leading: list[str], decider: Decider, rows: list[dict[str, Any]]) -> list[str]:
+    """``leading``, the state's fields, then any keys a dict state gained on the way, sorted."""
+    known = [*leading, *state_columns(decider)]
+    if not isinstance(decider.initial_state, dict) or not rows:
+        return known
+    return known + sorted(set().union(*rows) - set(known))
 
 
 def state_row(state: Any) -> dict[str, Any]:
@@ -171,7 +181,7 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
             SELECT * FROM events WHERE starts_with(stream_id, ?) AND {where}
         )
         SELECT * FROM ({decider.state_sql})"""
-    columns = ["stream_id", *state_columns(decider)]
+    columns = ["stream_id", *state_columns(decider), *([decider.spread] if decider.spread else [])]
     table = frame = None
     with store.connection() as con:
         try:
@@ -195,10 +205,19 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
             raise fault from None
     if frame is None:
         return _frame_from_arrow(table, lists)
+    if decider.spread:
+        return _spread(frame, decider)
     for column in frame.columns:
         if frame[column].dtype == object:
             frame[column] = [v.tolist() if isinstance(v, np.ndarray) else v for v in frame[column]]
     return frame
+
+
+def _spread(frame: pd.DataFrame, decider: Decider) -> pd.DataFrame:
+    """The ``spread`` column's JSON objects as columns, laid out as the Python path lays out dict states."""
+    fields = frame.pop(decider.spread).map(json.loads)
+    rows = [{**row, **more} for row, more in zip(frame.to_dict("records"), fields, strict=True)]
+    return pd.DataFrame(rows, columns=_columns(["stream_id"], decider, rows))
 
 
 _ARROW_READY = {"VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN"}
@@ -226,6 +245,8 @@ def _frame_from_arrow(table: pa.Table, lists: list[str]) -> pd.DataFrame:
 
 def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
                    params: list) -> pd.DataFrame:
+    if decider.raw:
+        return _states_raw(store, decider, prefix, where, params)
     rows = store.arrow(f"""
         SELECT stream_id, type, data, schema_version FROM events
         WHERE starts_with(stream_id, ?) AND {where}
@@ -239,10 +260,20 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
         with gc_paused():
             events = replaying.decoded(rows.slice(first, end - first))
             table += [{"stream_id": stream_ids[start],
-                       **state_row(replay_domain(events[start - first:stop - first], decider))}
+                       **state_row(fold_events(events[start - first:stop - first], decider))}
                       for start, stop in itertools.pairwise(chunk)]
             del events
-    return pd.DataFrame(table, columns=["stream_id", *state_columns(decider)])
+    return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))
+
+
+def _states_raw(store: EventStore, decider: Decider, prefix: str, where: str, params: list) -> pd.DataFrame:
+    """Each stream's ``RecordedEvent``s folded by a raw decider's ``evolve``."""
+    records = records_from_rows(store.rows(
+        f"{SELECT_EVENTS} WHERE starts_with(stream_id, ?) AND {where} ORDER BY stream_id, position",
+        [prefix, *params]))
+    table = [{"stream_id": stream_id, **state_row(fold_events(list(events), decider))}
+             for stream_id, events in itertools.groupby(records, key=operator.attrgetter("stream_id"))]
+    return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))
 
 
 DECODE_ROWS = 100_000

@@ -18,7 +18,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Generic, TypeVar
 
 from eventlab.core.events import RecordedEvent
-from eventlab.errors import UnknownEventTypeError
+from eventlab.errors import UnknownEventTypeError, UsageError
 
 S = TypeVar("S")
 
@@ -54,7 +54,8 @@ class Decider(Generic[S]):
     returns the state after one event (it never rejects: events are facts that
     already happened); ``decide(command, state)`` returns the list of events a
     command causes, or raises ``eventlab.CommandRejected`` when a business rule
-    forbids it.
+    forbids it. Without ``decide`` (``None``) the decider only reads: it replays
+    and travels in time, and ``handle`` refuses it.
 
     The keyword fields describe the decider to the rest of eventlab:
 
@@ -76,11 +77,19 @@ class Decider(Generic[S]):
       the two agree.
     - ``summary``: optional, how to sum up all its streams in pictures and the
       time slider (a :class:`Summary`).
+    - ``spread``: for a dict state whose fields depend on the log: the name of
+      the ``state_sql`` column that holds a JSON object per stream, whose keys
+      become columns after the state's own (sorted), as the keys a dict state
+      gains in Python do (``eventlab.latest_values`` works this way).
+    - ``raw``: ``evolve`` receives the ``RecordedEvent`` itself (``.type``,
+      ``.data``, ``.metadata``, ``.recorded_at``, ``.occurred_at``, ``.version``,
+      ``.position``) instead of a domain object, so a log whose event types have
+      no classes can be replayed, explored and pictured as it is.
     """
 
     initial_state: S
     evolve: Callable[[S, Any], S]
-    decide: Callable[[Any, S], list[Any]]
+    decide: Callable[[Any, S], list[Any]] | None = None
     _: KW_ONLY
     name: str = ""
     category: str = ""
@@ -88,21 +97,31 @@ class Decider(Generic[S]):
     state_sql: str | None = None
     fold: Callable[[S, Iterable[Any]], S] | None = None
     summary: Summary | None = None
+    spread: str | None = None
+    raw: bool = False
 
 
 def replay(events: Iterable[Any], decider: Decider[S], state: S | None = None) -> S:
     """Fold ``decider.evolve`` over ``events``, starting from ``state`` (default: the initial state).
 
-    Accepts domain events or ``RecordedEvent``s read from a store. Because it is
-    a plain left fold, replaying a prefix and then the rest gives the same state
-    as replaying everything at once; that is what makes snapshots safe.
+    Accepts domain events or ``RecordedEvent``s read from a store (a ``raw``
+    decider takes ``RecordedEvent``s only, as they are). Because it is a plain left
+    fold, replaying a prefix and then the rest gives the same state as replaying
+    everything at once; that is what makes snapshots safe.
     """
-    return replay_domain([_domain_event(e) if isinstance(e, RecordedEvent) else e for e in events],
-                         decider, state)
+    if decider.raw:
+        events = list(events)
+        stray = next((e for e in events if not isinstance(e, RecordedEvent)), None)
+        if stray is not None:
+            raise UsageError(f"decider {decider.name!r} is raw: it replays the RecordedEvents "
+                             f"read from a store, not {type(stray).__name__} objects; pass store.read(...)")
+        return fold_events(events, decider, state)
+    return fold_events([_domain_event(e) if isinstance(e, RecordedEvent) else e for e in events],
+                       decider, state)
 
 
-def replay_domain(events: list[Any], decider: Decider[S], state: S | None = None) -> S:
-    """``replay`` of domain events only, with no ``RecordedEvent`` to unwrap (time travel's fast path)."""
+def fold_events(events: list[Any], decider: Decider[S], state: S | None = None) -> S:
+    """``replay`` of events already in the form ``evolve`` takes (time travel's fast path)."""
     if state is None:
         state = decider.initial_state
     if not events:
