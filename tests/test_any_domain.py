@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -114,3 +115,20 @@ def test_latest_values_sql_equals_its_python_evolve(log, rng: random.Random):
         by_sql = eventlab.states_at(store, decider, method="sql", **point)
         by_python = eventlab.states_at(store, decider, method="python", **point)
         pd.testing.assert_frame_equal(by_sql, by_python)
+
+
+def test_the_latest_values_macros_answer_what_states_at_answers():
+    from eventlab.sqlmacros import install_macros
+
+    store = ticket_log()
+    install_macros(store)
+    moment = START + timedelta(hours=9)
+    in_sql = store.sql("SELECT * FROM latest_values_as_of('ticket', ?)", params=[moment]).df()
+    in_python = eventlab.states_at(store, eventlab.latest_values("ticket"), as_of=moment)
+    assert in_sql["stream_id"].tolist() == in_python["stream_id"].tolist() == ["ticket-1", "ticket-2",
+                                                                               "ticket-3"]
+    assert in_sql["last_type"].tolist() == in_python["last_type"].tolist()
+    fields = [json.loads(text) for text in in_sql["fields"]]
+    assert [f.get("priority") for f in fields] == in_python["priority"].tolist()
+    at_position = store.sql("SELECT stream_id, events FROM latest_values_at('agent', 8)").fetchall()
+    assert at_position == [("agent-ann", 1)]
