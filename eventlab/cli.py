@@ -10,6 +10,7 @@ stream, a time without a UTC offset) end with one line on stderr and exit code
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
@@ -110,21 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
                      "eventlab replay order-000042 --as-of 2024-03-10T12:00:00Z",
                      "eventlab replay stock-mug --position 5000")
     replay.add_argument("stream", metavar="STREAM", help="a stream id, e.g. order-000042 or stock-mug")
+    _add_decider(replay)
     point = replay.add_mutually_exclusive_group()
     point.add_argument("--version", type=_count, metavar="N", help="after the stream's first N events")
     _add_point(point)
 
-    states = command("states", cmd_states, "Show the state of every order (or SKU) at a point.",
+    states = command("states", cmd_states, "Show the state of every stream of one kind at a point.",
                      "eventlab states", "eventlab states --as-of 2024-03-10T12:00:00Z --limit 50",
-                     "eventlab states --kind stock --position 20000")
+                     "eventlab states --kind stock --position 20000",
+                     "eventlab states --kind ticket --decider mytickets:decider")
     _add_point(states.add_mutually_exclusive_group())
-    states.add_argument("--kind", choices=sorted(DECIDERS), default="order",
-                        help="which streams (default order)")
+    states.add_argument("--kind", metavar="CATEGORY",
+                        help="which streams: CATEGORY-... (default: the category with the most streams)")
+    _add_decider(states)
     states.add_argument("--limit", type=_count, default=20, help="rows to show (default 20)")
 
     history = command("history", cmd_history, "Show every event of a stream with the state after it.",
                       "eventlab history order-000042")
     history.add_argument("stream", metavar="STREAM")
+    _add_decider(history)
 
     sql = command("sql", cmd_sql, "Run SQL on the store (read-only; the time-travel macros are there).",
                   'eventlab sql "SELECT type, count(*) FROM events GROUP BY type"',
@@ -209,7 +214,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_replay(args: argparse.Namespace) -> None:
     """Replay one stream up to a point and print its state, one field per line."""
     with _open(args.db) as store:
-        decider = _decider_for(store, args.stream)
+        decider = _decider_for(store, args.stream, args.decider)
         point = {"version": args.version, "position": args.position, "as_of": args.as_of}
         state = eventlab.state_at(store, args.stream, decider, **point)
         version = _version_at(store, args.stream, args.version, args.position, args.as_of)
@@ -223,17 +228,23 @@ def cmd_replay(args: argparse.Namespace) -> None:
 def cmd_states(args: argparse.Namespace) -> None:
     """Print the whole system (every stream of one kind) at a point."""
     with _open(args.db) as store:
-        table = eventlab.states_at(store, DECIDERS[args.kind], position=args.position, as_of=args.as_of)
+        kind = args.kind or _largest_category(store)
+        decider = args.decider or DECIDERS.get(kind) or eventlab.latest_values(kind)
+        if args.decider and args.kind and decider.category != kind:
+            raise CommandError(f"--decider {decider.name or 'given'} owns {decider.category!r} streams, not "
+                               f"{kind!r}; leave out --kind, or pass a decider of {kind!r} streams")
+        table = eventlab.states_at(store, decider, position=args.position, as_of=args.as_of)
+        kind = decider.category or kind
     when = (f"as of {_iso(args.as_of)}" if args.as_of else f"at position {args.position:,}"
             if args.position is not None else "now")
-    print(f"{len(table):,} {args.kind} streams {when}")
+    print(f"{len(table):,} {kind} streams {when}")
     _show(table, args.limit)
 
 
 def cmd_history(args: argparse.Namespace) -> None:
     """Print a stream's events, one per row, with the state after each."""
     with _open(args.db) as store:
-        table = eventlab.history(store, args.stream, _decider_for(store, args.stream))
+        table = eventlab.history(store, args.stream, _decider_for(store, args.stream, args.decider))
     if table["occurred_at"].isna().all():
         table = table.drop(columns="occurred_at")
     _show(table, len(table))
@@ -349,17 +360,48 @@ def _refuse_if_open_elsewhere(db: Path) -> None:
         pass  # damaged, or not a DuckDB file at all: replacing it is what --force is for
 
 
-def _decider_for(store: EventStore, stream_id: str) -> Decider:
+def _decider_for(store: EventStore, stream_id: str, given: Decider | None = None) -> Decider:
+    """The decider from --decider, the shop's for its own streams, else latest_values of the category."""
     if store.stream_version(stream_id) == 0:
         examples = ", ".join(row[0] for row in store.rows(
             "SELECT min(stream_id) FROM events GROUP BY split_part(stream_id, '-', 1) ORDER BY 1"))
         raise CommandError(f"no stream {stream_id!r} in {store.path}; stream ids look like "
                            f"{examples or 'order-000001'} (eventlab info lists more)")
     category = stream_id.split("-", 1)[0]
-    if category not in DECIDERS:
-        raise CommandError(f"no decider knows {category!r} streams (only {', '.join(DECIDERS)}); see its "
-                           f"events with: eventlab sql \"SELECT * FROM stream_at('{stream_id}', 1000000)\"")
-    return DECIDERS[category]
+    return given or DECIDERS.get(category) or eventlab.latest_values(category)
+
+
+def _largest_category(store: EventStore) -> str:
+    """The stream category (the part of a stream id before the first '-') with the most streams."""
+    rows = store.rows("SELECT split_part(stream_id, '-', 1) AS category FROM events GROUP BY stream_id")
+    counts = pd.Series([row[0] for row in rows]).value_counts()
+    if counts.empty:
+        raise CommandError(f"{store.path} holds no events yet; load some with: eventlab load FILE")
+    return str(counts.index[0])
+
+
+def _decider_argument(text: str) -> Decider:
+    """``module:attribute`` -> the Decider it names (the module is imported from the current folder too)."""
+    module_name, _, attribute = text.partition(":")
+    if not module_name or not attribute:
+        raise argparse.ArgumentTypeError(f"{text!r} is not module:attribute, e.g. mytickets:decider")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # a module next to the user, as python -m would find it
+    try:
+        value = getattr(importlib.import_module(module_name), attribute)
+    except ImportError as exc:
+        raise argparse.ArgumentTypeError(f"cannot import {module_name!r} for --decider: {exc}") from None
+    except AttributeError:
+        raise argparse.ArgumentTypeError(f"module {module_name!r} has no {attribute!r} (--decider)") from None
+    if not isinstance(value, Decider):
+        raise argparse.ArgumentTypeError(f"{text} is a {type(value).__name__}, not an eventlab.Decider")
+    return value
+
+
+def _add_decider(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--decider", type=_decider_argument, metavar="MODULE:ATTR",
+                        help="your own eventlab.Decider (default: the shop's for order and stock streams, "
+                             "eventlab.latest_values for any other)")
 
 
 def _version_at(store: EventStore, stream_id: str, version: int | None, position: int | None,

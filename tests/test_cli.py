@@ -170,3 +170,29 @@ def test_the_installed_script_and_help_with_examples():
     result = subprocess.run([script, "replay", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "examples:" in result.stdout and "--as-of" in result.stdout
+
+
+def test_states_replay_and_history_explore_a_domain_eventlab_does_not_know(tmp_path, monkeypatch):
+    db = tmp_path / "tickets.duckdb"
+    with eventlab.EventStore(db) as store:
+        store.append("ticket-1", [eventlab.NewEvent("Ticket opened", {"title": "printer", "priority": "low"}),
+                                  eventlab.NewEvent("Take in charge ticket", {"agent": "ann"}),
+                                  eventlab.NewEvent("Resolve ticket", {"resolution": "new drum"})])
+        store.append("ticket-2", [eventlab.NewEvent("Ticket opened", {"title": "vpn"})])
+        store.append("agent-ann", [eventlab.NewEvent("Agent hired", {"team": "desk"})])
+    table = ok("states", "--db", db, in_process=True)  # tickets are the largest category
+    assert table.startswith("2 ticket streams now") and "new drum" in table and "Resolve ticket" in table
+    assert "Take in charge ticket" in ok("replay", "ticket-1", "--version", 2, "--db", db, in_process=True)
+    trail = ok("history", "ticket-1", "--db", db, in_process=True)
+    assert [line.split()[0] for line in trail.splitlines()[1:]] == ["1", "2", "3"]  # positions, one per event
+    (tmp_path / "mytickets.py").write_text(
+        "import eventlab\n"
+        "decider = eventlab.Decider({'stage': 'new'}, lambda s, e: {'stage': e.type.lower()}, "
+        "category='ticket', raw=True)\n")
+    monkeypatch.chdir(tmp_path)
+    mine = ok("states", "--db", db, "--decider", "mytickets:decider", in_process=True)
+    assert "resolve ticket" in mine and "ticket opened" in mine
+    missing = fails("states", "--db", db, "--decider", "mytickets:nothing", code=2, in_process=True)
+    assert "no 'nothing'" in missing
+    wrong = fails("states", "--db", db, "--decider", "eventlab:EventStore", code=2, in_process=True)
+    assert "not an eventlab.Decider" in wrong
