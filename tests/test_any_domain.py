@@ -132,3 +132,14 @@ def test_the_latest_values_macros_answer_what_states_at_answers():
     assert [f.get("priority") for f in fields] == in_python["priority"].tolist()
     at_position = store.sql("SELECT stream_id, events FROM latest_values_at('agent', 8)").fetchall()
     assert at_position == [("agent-ann", 1)]
+
+
+def test_snapshots_of_a_raw_decider_change_no_answer():
+    from eventlab import snapshots
+
+    store = ticket_log()
+    for decider in (tickets, eventlab.latest_values("ticket")):
+        before = [eventlab.state_at(store, "ticket-1", decider, version=v) for v in range(6)]
+        snapshots.take(store, "ticket-1", decider, version=3)
+        assert snapshots.latest(store, "ticket-1", decider).state == before[3]
+        assert [eventlab.state_at(store, "ticket-1", decider, version=v) for v in range(6)] == before

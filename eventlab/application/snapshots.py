@@ -132,21 +132,37 @@ def delete_all(store: EventStore, decider: Decider | None = None) -> int:
 
 
 def state_to_dict(state: Any) -> Any:
-    """A state as JSON-able data (dataclasses become dicts, enums their values)."""
+    """A state as JSON-able data (dataclasses become dicts, enums their values, datetimes ISO text).
+
+    A datetime in a dict state (``latest_values``' ``first_at``, say) is kept as
+    ``{"$datetime": "2024-05-06T09:00:00+00:00"}``, so that it comes back a datetime.
+    """
     if dataclasses.is_dataclass(state):
-        return payload_of(state)
+        return {name: value.isoformat() if isinstance(value, datetime) else value
+                for name, value in payload_of(state).items()}
+    if isinstance(state, dict):
+        return {name: {_DATETIME: value.isoformat()} if isinstance(value, datetime) else value
+                for name, value in state.items()}
     return state
 
 
+_DATETIME = "$datetime"
+
+
 def state_from_dict(cls: type, data: Any) -> Any:
-    """Rebuild a state of type ``cls`` from ``state_to_dict`` output (enums, nested dataclasses too)."""
+    """Rebuild a state of type ``cls`` from ``state_to_dict`` output (enums, datetimes, dataclasses)."""
+    if isinstance(data, dict) and not dataclasses.is_dataclass(cls):
+        return {name: datetime.fromisoformat(value[_DATETIME])
+                if isinstance(value, dict) and value.keys() == {_DATETIME} else value
+                for name, value in data.items()}
     if not dataclasses.is_dataclass(cls) or not isinstance(data, dict):
         return data
     values = {}
     for name, hint in _field_classes(cls):
         value = data[name]
         if hint is not None and value is not None:
-            value = state_from_dict(hint, value) if dataclasses.is_dataclass(hint) else hint(value)
+            value = (state_from_dict(hint, value) if dataclasses.is_dataclass(hint)
+                     else datetime.fromisoformat(value) if hint is datetime else hint(value))
         values[name] = value
     return cls(**values)
 
@@ -159,7 +175,7 @@ def _field_classes(cls: type) -> tuple[tuple[str, type | None], ...]:
     for field in dataclasses.fields(cls):
         hint = hints.get(field.name)
         plain_class = typing.get_origin(hint) is None and isinstance(hint, type)
-        rebuilt = plain_class and (issubclass(hint, enum.Enum) or dataclasses.is_dataclass(hint))
+        rebuilt = plain_class and (issubclass(hint, (enum.Enum, datetime)) or dataclasses.is_dataclass(hint))
         fields.append((field.name, hint if rebuilt else None))
     return tuple(fields)
 

@@ -68,9 +68,10 @@ def install_macros(store: EventStore, *deciders: Decider, temporary: bool | None
     """Create the time-travel macros in the store's database; returns the names created.
 
     The event macros (``events_as_of``, ``events_until``, ``stream_at``) and
-    ``latest_values_as_of``/``latest_values_at`` work on any log. Each decider given (it needs a ``category`` and a ``state_sql``)
-    adds its whole-system macros and a view, named after its category: for the
-    shop, ``install_macros(store, orders.decider)`` makes ``order_states_as_of``,
+    ``latest_values_as_of``/``latest_values_at`` work on any log. Each decider
+    given (it needs a ``category`` and a ``state_sql``) adds its whole-system
+    macros and a view, named after its category: for the shop,
+    ``install_macros(store, orders.decider)`` makes ``order_states_as_of``,
     ``order_states_at`` and ``order_states``. In a writable store file the macros
     are saved with the file (``temporary=False``), so every DuckDB client sees
     them; a read-only store gets them for this connection only (``TEMP``), as it
