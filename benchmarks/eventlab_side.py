@@ -19,11 +19,11 @@ import duckdb
 
 from benchmarks import workload
 from benchmarks.harness import Context, Registry, Timer, median, percentile, progress
-from eventlab import EventStore, schema, snapshots
+from eventlab import EventStore, handle, replay, snapshots
 from eventlab.events import decode
-from eventlab.examples import orders
-from eventlab.model import handle, replay
-from eventlab.projections import read_models, rebuild
+from eventlab.examples import orders, read_models
+from eventlab.projections import rebuild
+from eventlab.storage import schema
 from eventlab.timetravel import state_at, states_at
 
 PHASES = Registry()
@@ -329,7 +329,7 @@ def slider(ctx: Context) -> dict:
     batch = list(workload.orders(ctx.size.n_orders))
     with EventStore(ctx.path("orders.duckdb"), read_only=True) as store:
         with Timer() as build:
-            widget = TimeSlider(store)
+            widget = TimeSlider(store, decider, others=[orders.stock_decider])
         head = store.head_position
         rng, steps = random.Random(workload.SEED), []
         while len(steps) < ctx.size.moves + 3:

@@ -87,11 +87,10 @@ print(type(store.read("t-1")[0].event).__module__)
 
 
 def test_short_module_names_are_the_modules_of_their_layers():
-    import eventlab.sample
-    from eventlab.widgets import TimeSlider
-
     import eventlab
+    import eventlab.sample
     from eventlab.lab import widgets
+    from eventlab.widgets import TimeSlider
 
     assert TimeSlider is widgets.TimeSlider
     assert eventlab.widgets is widgets

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from eventlab.sample import generate_orders
 
 import eventlab
 from eventlab.cli import main
 from eventlab.examples import orders
+from eventlab.sample import generate_orders
 
 
 def eventlab_cmd(*args: object, in_process: bool = False) -> subprocess.CompletedProcess:

@@ -6,9 +6,9 @@ import doctest
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from eventlab.determinism import COURSE_START, HandClock, seeded_ids, ticking_clock
 
 from eventlab import EventStore, NewEvent
+from eventlab.determinism import COURSE_START, HandClock, seeded_ids, ticking_clock
 
 FRIDAY = datetime(2024, 6, 7, 16, 0, tzinfo=timezone.utc)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import eventlab
+from eventlab import CommandRejected, ConcurrencyError
+from eventlab.core.upcasters import UPCASTERS
 from eventlab.exercises import (
     Account,
     AccountOpened,
@@ -16,10 +19,6 @@ from eventlab.exercises import (
     check_upcaster,
     practice_shop,
 )
-
-import eventlab
-from eventlab import CommandRejected, ConcurrencyError
-from eventlab.core.upcasters import UPCASTERS
 
 
 def unwritten(*args):

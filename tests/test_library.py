@@ -6,7 +6,6 @@ import dataclasses
 
 import pandas as pd
 import pytest
-from eventlab.testing import given
 
 import eventlab
 from eventlab.examples import library
@@ -22,6 +21,7 @@ from eventlab.examples.library import (
     ReportLost,
     ReturnBook,
 )
+from eventlab.testing import given
 
 added = BookAdded("b1", "Dune")
 lent = BookBorrowed("b1", "ann", "2024-05-20")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hypothesis
 import pytest
-from eventlab.testing import given
 from hypothesis import strategies as st
 
 import eventlab
@@ -36,6 +35,7 @@ from eventlab.examples.orders import (
     decider,
     stock_decider,
 )
+from eventlab.testing import given
 
 placed = OrderPlaced(order_id="123", user_id=1, items=["a", "b"])
 paid = OrderPaid(order_id="123", amount=100)

@@ -12,6 +12,12 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import eventlab
+from eventlab import NewEvent
+from eventlab.examples import orders, read_models
 from eventlab.projections import (
     Projection,
     ProjectionError,
@@ -21,12 +27,6 @@ from eventlab.projections import (
     lag,
     rebuild,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-import eventlab
-from eventlab import NewEvent
-from eventlab.examples import orders, read_models
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
 LAWS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,10 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
-from eventlab.queries import run_query
-
 import eventlab
 from eventlab.examples import orders
+from eventlab.queries import run_query
 
 MONDAY = datetime(2024, 6, 3, 9, tzinfo=timezone.utc)
 

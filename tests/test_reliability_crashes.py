@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from eventlab.projections import catch_up, lag
 
 import eventlab
 from eventlab.examples import read_models
+from eventlab.projections import catch_up, lag
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "orders-sample.parquet"
 FIRST, CHUNK = 400, 150  # events stored before the first child runs; events per import

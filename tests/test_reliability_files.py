@@ -18,11 +18,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from eventlab.projections import catch_up, lag
 
 import eventlab
 from eventlab import NewEvent
 from eventlab.examples import read_models
+from eventlab.projections import catch_up, lag
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "orders-sample.parquet"
 

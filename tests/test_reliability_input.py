@@ -19,12 +19,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from eventlab.events import event_type
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import eventlab
 from eventlab import NewEvent
+from eventlab.events import event_type
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

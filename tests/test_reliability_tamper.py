@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 
 import duckdb
 import pytest
-from eventlab.determinism import seeded_ids, ticking_clock
 
 import eventlab
 from eventlab import NewEvent
 from eventlab.cli import main
+from eventlab.determinism import seeded_ids, ticking_clock
 
 N = 20
 T0 = datetime(2024, 6, 1, 9, 0, tzinfo=timezone.utc)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from eventlab.sample import CATALOGUE, COLUMNS, demo_store, generate_orders, write_data
 
 import eventlab
 from eventlab.examples import orders
+from eventlab.sample import CATALOGUE, COLUMNS, demo_store, generate_orders, write_data
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from eventlab.sample import START, demo_store
-from eventlab.sqlmacros import install_macros
 
 import eventlab
 from eventlab.errors import UsageError
 from eventlab.examples import orders
+from eventlab.sample import START, demo_store
+from eventlab.sqlmacros import install_macros
 
 
 def rows(frame) -> list[dict]:

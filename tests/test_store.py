@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from eventlab.events import event_type
 
 import eventlab
 from eventlab import NewEvent
+from eventlab.events import event_type
 
 
 @event_type("TestThingHappened")

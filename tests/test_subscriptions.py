@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-from eventlab.projections import Subscription, export_events, subscribe
 
 import eventlab
 from eventlab.examples import orders
+from eventlab.projections import Subscription, export_events, subscribe
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
 

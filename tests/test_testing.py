@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from eventlab.testing import given
 
 import eventlab
 from eventlab import Decider
 from eventlab.errors import CommandRejected
 from eventlab.examples.orders import AddItem, ItemAdded, OrderPaid, OrderPlaced, PayOrder, decider
+from eventlab.testing import given
 
 placed = OrderPlaced("123", 1, ["a"])
 

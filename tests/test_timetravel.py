@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-from eventlab.timetravel import history, state_at, states_at
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventlab
 from eventlab import NewEvent, handle, replay, timetravel
 from eventlab.examples import orders
+from eventlab.timetravel import history, state_at, states_at
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
 

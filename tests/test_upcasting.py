@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from eventlab.timetravel import state_at, states_at
-from eventlab.upcasting import migrate, upcaster
 
 import eventlab
 from eventlab import NewEvent, event_type
 from eventlab.examples import orders
+from eventlab.timetravel import state_at, states_at
+from eventlab.upcasting import migrate, upcaster
 
 FIXTURE = Path(__file__).parent / "fixtures" / "orders_log_v1.jsonl"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import matplotlib
@@ -10,7 +11,8 @@ import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from eventlab import EventStore, handle, history, sample, states_at, viz
+from eventlab import Decider, EventStore, UsageError, event_type, handle, history, sample, states_at, viz
+from eventlab.core.decider import Summary
 from eventlab.determinism import COURSE_START, seeded_ids, ticking_clock
 from eventlab.examples import orders
 
@@ -49,16 +51,17 @@ def legend_labels(ax) -> list[str]:
 
 
 def test_each_event_type_keeps_one_colour_and_each_status_takes_the_colour_of_its_event():
-    assert viz.color_of("OrderPaid") == viz.EVENT_COLORS["OrderPaid"] == viz.STATUS_COLORS["Paid"]
-    assert len(set(viz.EVENT_COLORS.values())) == len(viz.EVENT_COLORS)
+    colors = viz.event_colors()
+    assert viz.color_of("OrderPaid") == colors["OrderPaid"] == viz.level_colors(orders.decider)["Paid"]
+    assert len(set(colors.values())) == len(colors)
     unknown = viz.color_of("LoyaltyPointsGranted")
-    assert unknown == viz.color_of("LoyaltyPointsGranted") and unknown not in viz.EVENT_COLORS.values()
+    assert unknown == viz.color_of("LoyaltyPointsGranted") and unknown not in colors.values()
     assert viz.in_palette_order(["Zeta", "OrderPaid", "OrderPlaced", "Alpha"]) == [
         "OrderPlaced", "OrderPaid", "Alpha", "Zeta"]
 
 
 def test_order_changes_agree_with_replay_at_every_position(demo):
-    changes = viz.order_changes(demo)
+    changes = viz.changes(demo, orders.decider)
     for position in (0, 300, demo.head_position // 2, demo.head_position):
         seen = changes[changes["position"] <= position].groupby("stream_id", observed=True).last()
         replayed = states_at(demo, orders.decider, position=position).set_index("stream_id")
@@ -70,8 +73,19 @@ def test_order_changes_agree_with_replay_at_every_position(demo):
     assert one["status_before"].isna().tolist() == [True] + [False] * (len(one) - 1)
 
 
+def test_changes_replayed_in_python_are_those_duckdb_computes_from_the_summary():
+    """Without set_by/total_from the frame comes from replaying every stream with the decider: the same."""
+    with sample.demo_store(n_orders=300) as store:
+        summary = replace(orders.decider.summary, set_by={}, total_from={})
+        python = viz.changes(store, replace(orders.decider, summary=summary))
+        pd.testing.assert_frame_equal(python, viz.changes(store, orders.decider))
+    assert list(python.columns) == ["position", "stream_id", "version", "type", "recorded_at", "occurred_at",
+                                    "status_before", "status", "paid_before", "paid"]
+    assert list(python["status"].cat.categories) == ["New", "Placed", "Paid", "Shipped", "Cancelled"]
+
+
 def test_status_counts_at_the_end_of_each_day_are_the_states_known_then(demo):
-    counts = viz.status_counts_over_time(viz.order_changes(demo), "D")
+    counts = viz.counts_over_time(viz.changes(demo, orders.decider), orders.decider, "D")
     for day in counts.index[[0, len(counts) // 2, -1]]:
         end = day + timedelta(days=1) - timedelta(microseconds=1)
         replayed = states_at(demo, orders.decider, as_of=end.to_pydatetime())["status"].value_counts()
@@ -95,14 +109,14 @@ def test_a_one_stream_timeline_names_each_event_and_a_hundred_streams_fit(shop, 
     assert [t.get_text().split("\n")[0] for t in ax.texts] == [
         "OrderPlaced", "ItemRemoved", "ItemAdded", "OrderCancelled"]
     assert legend_labels(ax) == ["OrderPlaced", "ItemAdded", "ItemRemoved", "OrderCancelled"]
-    hundred = viz.timeline(demo, limit=100).axes[0]
+    hundred = viz.timeline(demo, limit=100, prefix="order-").axes[0]
     assert len(hundred.get_yticklabels()) == 100 and not hundred.texts
     from_frame = viz.timeline(shop.read_all_df(), limit=2).axes[0]
     assert [t.get_text() for t in from_frame.get_yticklabels()] == ["order-123", "order-124"]
 
 
 def test_state_evolution_draws_status_items_and_paid_event_by_event(shop):
-    fig = viz.state_evolution(shop, "order-123")
+    fig = viz.state_evolution(shop, "order-123", decider=orders.decider)
     status, items, paid = fig.axes
     assert [ax.get_ylabel() for ax in fig.axes] == ["status", "items (count)", "paid"]
     assert [t.get_text() for t in status.get_yticklabels()] == ["Placed", "Paid", "Shipped"]
@@ -112,14 +126,16 @@ def test_state_evolution_draws_status_items_and_paid_event_by_event(shop):
         "1\nOrderPlaced", "2\nItemAdded", "3\nOrderPaid", "4\nOrderShipped"]
     assert legend_labels(status) == ["OrderPlaced", "ItemAdded", "OrderPaid", "OrderShipped"]
     assert fig.get_suptitle() == "How order-123 evolved: its state after each event"
-    same = viz.state_evolution(history(shop, "order-123", orders.decider))
+    same = viz.state_evolution(history(shop, "order-123", orders.decider), decider=orders.decider)
     assert len(same.axes) == 3
     with pytest.raises(ValueError, match="stream_id"):
         viz.state_evolution(shop)
+    with pytest.raises(UsageError, match="decider="):
+        viz.state_evolution(shop, "order-123")
 
 
 def test_system_over_time_stacks_statuses_counts_revenue_and_events(shop):
-    fig = viz.system_over_time(shop, freq="min")
+    fig = viz.system_over_time(shop, orders.decider, freq="min")
     by_status, revenue, rate, late = fig.axes
     assert legend_labels(by_status) == ["Placed", "Paid", "Shipped", "Cancelled"]
     assert sum(isinstance(c, PolyCollection) for c in by_status.collections) == 4
@@ -134,19 +150,132 @@ def test_system_over_time_stacks_statuses_counts_revenue_and_events(shop):
 
 
 def test_transitions_count_each_move_and_the_orders_in_each_status_now(demo):
-    fig = viz.transitions(demo)
+    fig = viz.transitions(demo, orders.decider)
     ax = fig.axes[0]
     texts = [t.get_text() for t in ax.texts]
     now = states_at(demo, orders.decider)["status"].value_counts()
     for status, n in now.items():
         assert f"{status}\n{n} now" in texts
-    changes = viz.order_changes(demo)
+    changes = viz.changes(demo, orders.decider)
     paid = (changes["type"] == "OrderPaid").sum()
     assert f"OrderPaid\n×{paid}" in texts
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
     assert len(arrows) == sum(t.startswith("Order") and "×" in t for t in texts)
     assert legend_labels(ax)[0] == "OrderPlaced"
     assert ax.get_title().endswith(f"moves of {changes['stream_id'].nunique()} orders")
+    # the shop's lifecycle left to right, the cancelled orders below the middle: as it was always drawn
+    boxes = {t.get_text().split("\n")[0]: tuple(t.get_position()) for t in ax.texts if "now" in t.get_text()}
+    assert boxes == {"Placed": (2.0, 0.0), "Paid": (4.4, 0.0), "Shipped": (6.8, 0.0),
+                     "Cancelled": (4.4, -1.8)}
+
+
+# --- another domain: the pictures know only what its decider says ------------------------------
+
+
+@event_type("TicketOpened")
+@dataclass(frozen=True)
+class TicketOpened:
+    ticket_id: str
+
+
+@event_type("TicketWorked")
+@dataclass(frozen=True)
+class TicketWorked:
+    ticket_id: str
+    minutes: int
+
+
+@event_type("TicketSolved")
+@dataclass(frozen=True)
+class TicketSolved:
+    ticket_id: str
+
+
+@event_type("TicketDropped")
+@dataclass(frozen=True)
+class TicketDropped:
+    ticket_id: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ticket_id: str | None = None
+    stage: str = "draft"
+    minutes: int = 0
+
+
+def evolve_ticket(state: Ticket, event: object) -> Ticket:
+    match event:
+        case TicketOpened(ticket_id=ticket_id):
+            return Ticket(ticket_id, "open")
+        case TicketWorked(minutes=minutes):
+            return replace(state, stage="working", minutes=state.minutes + minutes)
+        case TicketSolved():
+            return replace(state, stage="solved")
+        case TicketDropped():
+            return replace(state, stage="dropped")
+    return state
+
+
+tickets = Decider(Ticket(), evolve_ticket, lambda command, state: [], name="tickets", category="ticket",
+                  summary=Summary(by="stage", levels=("open", "working", "solved", "dropped"),
+                                  total="minutes", total_label="Time spent"))
+"""A help desk: no set_by, no total_from, so every picture replays its streams in Python."""
+
+
+@pytest.fixture
+def desk():
+    """Four tickets, a minute per event: 1 solved, 2 dropped, 3 just opened, 4 worked on twice."""
+    store = EventStore(clock=ticking_clock(), ids=seeded_ids(3))
+    for n, events in enumerate([[TicketWorked("1", 30), TicketSolved("1")],
+                                [TicketWorked("2", 10), TicketDropped("2")], [],
+                                [TicketWorked("4", 5), TicketWorked("4", 20)]], start=1):
+        store.append(f"ticket-{n}", [TicketOpened(str(n)), *events])
+    yield store
+    store.close()
+
+
+def test_another_domain_gets_its_changes_and_its_system_over_time(desk):
+    changes = viz.changes(desk, tickets)
+    assert list(changes.columns[-4:]) == ["stage_before", "stage", "minutes_before", "minutes"]
+    assert list(changes["stage"].cat.categories) == ["open", "working", "solved", "dropped", "draft"]
+    assert changes.groupby("stream_id", observed=True)["minutes"].last().tolist() == [30, 10, 0, 25]
+    fig = viz.system_over_time(desk, tickets, freq="min")
+    by_stage, spent, rate, late = fig.axes
+    assert legend_labels(by_stage) == ["open", "working", "solved", "dropped"]
+    assert by_stage.get_title() == "Tickets by stage at the end of each min"
+    assert spent.lines[0].get_ydata()[-1] == 65 and spent.get_ylabel() == "time spent (sum minutes)"
+    bars = [p for p in rate.patches if isinstance(p, Rectangle) and p.get_height() > 0]
+    assert sum(p.get_height() for p in bars) == desk.count()
+    assert rate.get_title() == "Ticket events per min"
+    assert fig.get_suptitle() == "The ticket system over time (4 tickets, 10 events)"
+    colors = viz.level_colors(tickets)
+    assert colors["draft"] == viz.INITIAL_COLOR and len(set(colors.values())) > 1
+    without_total = replace(tickets, summary=Summary(by="stage"))
+    assert len(viz.system_over_time(desk, without_total, freq="min").axes) == 2
+
+
+def test_another_domain_gets_its_lifecycle(desk):
+    ax = viz.transitions(desk, tickets).axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert {"open\n1 now", "working\n1 now", "solved\n1 now", "dropped\n1 now"} <= set(texts)
+    assert {"TicketOpened\n×4", "TicketWorked\n×3", "TicketSolved\n×1", "TicketDropped\n×1"} <= set(texts)
+    assert sum(isinstance(p, FancyArrowPatch) for p in ax.patches) == 4
+    assert ax.get_title() == "Stage transitions in the log: 9 moves of 4 tickets"
+    boxes = {t.get_text().split("\n")[0]: tuple(t.get_position()) for t in ax.texts if "now" in t.get_text()}
+    assert boxes == {"open": (2.0, 0.0), "working": (4.4, 0.0), "solved": (6.8, 0.0), "dropped": (4.4, -1.8)}
+    moved = viz.transitions(desk, tickets, layout={"dropped": (9.2, 0.0)}).axes[0]
+    assert ("dropped\n1 now", (9.2, 0.0)) in [(t.get_text(), tuple(t.get_position())) for t in moved.texts]
+
+
+def test_a_decider_without_a_summary_is_counted_by_the_field_named(desk):
+    plain = replace(tickets, summary=None)
+    with pytest.raises(UsageError, match="by='<state field>'"):
+        viz.transitions(desk, plain)
+    with pytest.raises(UsageError, match="not a field"):
+        viz.changes(desk, plain, by="colour")
+    ax = viz.transitions(desk, plain, by="stage").axes[0]
+    assert "solved\n1 now" in [t.get_text() for t in ax.texts]
 
 
 def test_projection_lag_draws_a_line_per_projection_and_hours_when_long():
@@ -203,7 +332,7 @@ def test_es_vs_crud_wraps_long_values_and_shows_the_metadata(shop):
 
 
 def test_the_gallery_writes_every_figure_and_an_index(tmp_path):
-    from eventlab import gallery
+    from eventlab.examples import gallery
 
     paths = gallery.render(tmp_path, n_orders=60, longest=300)
     assert len(paths) == 10 and all(p.stat().st_size > 10_000 for p in paths)

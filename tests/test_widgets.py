@@ -12,13 +12,15 @@ import itertools
 import json
 import os
 import random
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from eventlab import EventStore, sample, state_at, states_at
+from eventlab import Decider, EventStore, UsageError, event_type, sample, state_at, states_at
+from eventlab.core.decider import Summary
 from eventlab.examples import orders
 from eventlab.widgets import (
     STATIC_NOTE,
@@ -47,14 +49,14 @@ def shown_counts(slider: TimeSlider) -> dict[str, int]:
 
 
 def test_the_time_slider_shows_the_system_as_of_each_position(demo):
-    slider = TimeSlider(demo)
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
     assert slider.slider.max == slider.play.max == demo.head_position
     for position in (0, 1, 7, demo.head_position // 3, demo.head_position - 1, demo.head_position):
         slider.slider.value = position
         frame = slider.current
         assert shown_counts(slider) == expected_counts(demo, position=position)
         states = states_at(demo, orders.decider, position=position)
-        assert slider.revenue == pytest.approx(states["paid"].sum())
+        assert slider.total == pytest.approx(states["paid"].sum())
         assert frame.position == position
         if position == 0:
             assert frame.event is None and slider.recent.empty
@@ -75,8 +77,34 @@ def test_the_time_slider_shows_the_system_as_of_each_position(demo):
         assert list(recent["status"]) == list(now["status"])
 
 
+def test_the_counts_by_status_are_those_of_states_at_at_random_positions(demo):
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
+    for position in random.Random(4).sample(range(demo.head_position + 1), 12):
+        slider.slider.value = position
+        replayed = states_at(demo, orders.decider, position=position)["status"].value_counts()
+        assert slider.state_table["orders"].sort_index().to_dict() == replayed.sort_index().to_dict()
+        assert slider.state_table.index.name == "status"
+
+
+def test_the_headings_read_as_the_shop_and_the_stock_events_show_their_change(demo):
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
+    position = int(demo.sql("SELECT min(position) FROM events WHERE type = 'StockReserved'").fetchall()[0][0])
+    slider.slider.value = position
+    n = int(slider.state_table["orders"].sum())
+    assert f"Orders by status ({n:,} orders)</h4>" in slider.body.value
+    assert f"Revenue known then: <b>{slider.total:,.2f}</b>" in slider.body.value
+    assert "Orders changed last</h4>" in slider.body.value
+    assert slider.current.diff.set_index("field").loc["reserved", "after"] > 0
+    alone = TimeSlider(demo, orders.decider)  # no decider for the stock streams: their change is not shown
+    alone.slider.value = position
+    assert alone.current.after is None and "No decider here owns this stream" in alone.body.value
+    assert alone.state_table.equals(slider.state_table)
+    with pytest.raises(UsageError, match="needs the Decider"):
+        TimeSlider(demo, "orders")  # type: ignore[arg-type]
+
+
 def test_an_order_event_is_on_top_of_the_recent_orders_with_its_change_highlighted(demo):
-    slider = TimeSlider(demo)
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
     position = int(demo.sql("SELECT min(position) FROM events WHERE type = 'OrderPaid'").fetchall()[0][0])
     slider.slider.value = position
     event = slider.current.event
@@ -87,7 +115,7 @@ def test_an_order_event_is_on_top_of_the_recent_orders_with_its_change_highlight
 
 
 def test_time_mode_shows_everything_recorded_by_each_moment(demo):
-    slider = TimeSlider(demo)
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
     slider.mode.value = "time"
     moments = slider.moments
     assert slider.slider.max == len(moments) - 1 and moments == sorted(moments)
@@ -102,7 +130,7 @@ def test_time_mode_shows_everything_recorded_by_each_moment(demo):
 
 
 def test_switching_between_position_and_time_keeps_the_point(demo):
-    slider = TimeSlider(demo)
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
     slider.slider.value = 200
     recorded_at = slider.current.event.recorded_at
     slider.mode.value = "time"
@@ -114,7 +142,7 @@ def test_switching_between_position_and_time_keeps_the_point(demo):
 
 
 def test_a_static_render_gets_a_still_and_a_note(demo):
-    slider = TimeSlider(demo)
+    slider = TimeSlider(demo, orders.decider, others=[orders.stock_decider])
     slider.slider.value = 100
     bundle = slider._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
@@ -125,7 +153,7 @@ def test_a_static_render_gets_a_still_and_a_note(demo):
 
 
 def test_the_stream_slider_replays_one_stream_version_by_version(demo):
-    slider = StreamSlider(demo, "order-000001")
+    slider = StreamSlider(demo, "order-000001", decider=orders.decider)
     events = demo.read("order-000001")
     assert slider.slider.max == len(events) and slider.picker.value == "order-000001"
     for version in range(len(events) + 1):
@@ -181,6 +209,92 @@ def test_the_explorer_filters_by_stream_type_and_days_and_shows_the_json(demo):
     assert explorer._repr_mimebundle_()["text/plain"] == "EventExplorer: 0 events match"
 
 
+# --- another domain: the slider knows only what its decider says ------------------------------------
+
+
+@event_type("ParcelBooked")
+@dataclass(frozen=True)
+class ParcelBooked:
+    parcel_id: str
+
+
+@event_type("ParcelMoved")
+@dataclass(frozen=True)
+class ParcelMoved:
+    parcel_id: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Parcel:
+    parcel_id: str | None = None
+    stage: str = "unknown"
+    hops: int = 0
+
+
+def evolve_parcel(state: Parcel, event: object) -> Parcel:
+    match event:
+        case ParcelBooked(parcel_id=parcel_id):
+            return Parcel(parcel_id, "booked")
+        case ParcelMoved(to=to):
+            return replace(state, stage=to, hops=state.hops + 1)
+    return state
+
+
+parcels = Decider(Parcel(), evolve_parcel, lambda command, state: [], name="parcels", category="parcel",
+                  summary=Summary(by="stage"))
+"""Parcels counted by stage: no levels, no set_by, no total."""
+
+
+@pytest.fixture(scope="module")
+def depot():
+    store = EventStore()
+    rng = random.Random(5)
+    moved = {}
+    for step in range(120):
+        parcel = rng.randrange(25)
+        if parcel not in moved:
+            store.append(f"parcel-{parcel}", [ParcelBooked(str(parcel))])
+            moved[parcel] = 0
+        else:
+            store.append(f"parcel-{parcel}", [ParcelMoved(str(parcel), rng.choice(["hub", "van", "door"]))])
+        if step % 10 == 0:
+            store.append("note-1", [ParcelBooked("not a parcel stream")])
+    yield store
+    store.close()
+
+
+def test_the_time_slider_sums_up_another_domain(depot):
+    slider = TimeSlider(depot, parcels)
+    assert slider.slider.max == depot.head_position
+    for position in (0, 1, 17, depot.head_position // 2, depot.head_position):
+        slider.slider.value = position
+        expected = states_at(depot, parcels, position=position)["stage"].value_counts().to_dict()
+        assert slider.state_table["parcels"].to_dict() == expected
+        assert slider.total is None and "known then" not in slider.body.value
+    assert list(slider.state_table.index) == sorted(slider.state_table.index)  # no levels: by name
+    n = int(slider.state_table["parcels"].sum())
+    assert f"Parcels by stage ({n:,} parcels)</h4>" in slider.body.value
+    assert "Parcels changed last</h4>" in slider.body.value
+    assert list(slider.recent.columns) == ["stream_id", "version", "last event", "position", "stage"]
+    event = slider.current.event
+    assert slider.current.after == state_at(depot, event.stream_id, parcels)
+
+
+def test_a_decider_without_a_summary_needs_the_field_to_count_by(depot):
+    plain = replace(parcels, summary=None)
+    with pytest.raises(UsageError, match="by='<state field>'"):
+        TimeSlider(depot, plain)
+    slider = TimeSlider(depot, plain, by="stage")
+    slider.slider.value = depot.head_position
+    stages = states_at(depot, plain)["stage"].value_counts().to_dict()
+    assert slider.state_table["parcels"].to_dict() == stages
+    by_hops = TimeSlider(depot, parcels, by="hops")
+    by_hops.slider.value = depot.head_position
+    hops = states_at(depot, parcels)["hops"].value_counts().to_dict()
+    assert by_hops.state_table["parcels"].to_dict() == hops
+
+
 # --- a big log, for the scrubbing latency ----------------------------------------------------------
 
 SKUS = [f"sku-{i:02d}" for i in range(20)]
@@ -227,7 +341,7 @@ def test_scrubbing_latency_on_a_big_log():
     n = int(os.environ.get("EVENTLAB_SCRUB_EVENTS", "50000"))
     with EventStore() as store:
         store.import_events(synthetic_orders(n))
-        slider = TimeSlider(store)
+        slider = TimeSlider(store, orders.decider)
         rng = np.random.default_rng(0)
         jumps = time_scrubbing(slider, rng.integers(1, n + 1, 200))
         play = time_scrubbing(slider, range(n // 2, n // 2 + 100))
@@ -242,7 +356,7 @@ def test_scrubbing_latency_on_a_big_log():
 def test_time_scrubbing_times_each_move():
     store = EventStore()
     store.import_events(synthetic_orders(40))
-    slider = TimeSlider(store)
+    slider = TimeSlider(store, orders.decider)
     timings = time_scrubbing(slider, [5, 10, 40])
     assert len(timings) == 3 and (timings > 0).all() and slider.current.position == 40
     assert state_diff(orders.OrderState(), orders.OrderState()).empty

@@ -1,10 +1,10 @@
 """Render every figure of :mod:`eventlab.viz` on the sample data into a folder, with an index.html.
 
-    python -m eventlab.gallery OUTDIR
+    python -m eventlab.examples.gallery OUTDIR
 
 Open ``OUTDIR/index.html`` in a browser: each picture with the call that drew
 it, and stills of the widgets as a static page shows them. Everything comes
-from ``eventlab.sample.demo_store()``, so the gallery is the same on every run
+from ``eventlab.examples.sample.demo_store()``, so the gallery is the same on every run
 (except the measured replay times).
 """
 
@@ -20,12 +20,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from eventlab import handle, sample, snapshots, state_at, viz, widgets
-from eventlab.crud import CrudShop
-from eventlab.determinism import seeded_ids, ticking_clock
-from eventlab.examples import orders
-from eventlab.projections import catch_up, lag, read_models
-from eventlab.store import EventStore
+from eventlab.application import snapshots
+from eventlab.application.handling import handle
+from eventlab.application.projections import catch_up, lag
+from eventlab.application.timetravel import state_at
+from eventlab.examples import orders, read_models, sample
+from eventlab.examples.crud import CrudShop
+from eventlab.lab import viz, widgets
+from eventlab.lab.determinism import seeded_ids, ticking_clock
+from eventlab.storage.store import EventStore
 
 
 def lag_readings(source: EventStore, batches: int = 24) -> pd.DataFrame:
@@ -87,13 +90,16 @@ def figures(store: EventStore, longest: int = 30_000) -> dict[str, tuple[str, Ca
     sample_shop = CrudShop.from_store(store)
     return {
         "timeline-one-order": (f"viz.timeline(store, [{busiest!r}])", lambda: viz.timeline(store, [busiest])),
-        "timeline-100-orders": ("viz.timeline(store, limit=100)", lambda: viz.timeline(store, limit=100)),
+        "timeline-100-orders": ("viz.timeline(store, limit=100, prefix='order-')",
+                                lambda: viz.timeline(store, limit=100, prefix="order-")),
         "timeline-stock": ("viz.timeline(store, limit=12, prefix='stock-')",
                            lambda: viz.timeline(store, limit=12, prefix="stock-")),
-        "state-evolution": (f"viz.state_evolution(store, {busiest!r})",
-                            lambda: viz.state_evolution(store, busiest)),
-        "system-over-time": ("viz.system_over_time(store)", lambda: viz.system_over_time(store)),
-        "transitions": ("viz.transitions(store)", lambda: viz.transitions(store)),
+        "state-evolution": (f"viz.state_evolution(store, {busiest!r}, decider=orders.decider)",
+                            lambda: viz.state_evolution(store, busiest, decider=orders.decider)),
+        "system-over-time": ("viz.system_over_time(store, orders.decider)",
+                             lambda: viz.system_over_time(store, orders.decider)),
+        "transitions": ("viz.transitions(store, orders.decider)",
+                        lambda: viz.transitions(store, orders.decider)),
         "projection-lag": ("viz.projection_lag(gallery.lag_readings(store))",
                            lambda: viz.projection_lag(lag_readings(store))),
         "replay-cost": (f"viz.replay_cost(gallery.replay_measurements({longest}))",
@@ -124,10 +130,13 @@ def render(folder: str | Path, *, n_orders: int = 1000, longest: int = 30_000) -
         written.append(path)
         sections.append(f"<h2>{name}</h2><p><code>{html.escape(call)}</code></p>"
                         f"<img src='{path.name}' style='max-width:100%'>")
-    time_slider = widgets.TimeSlider(store)
+    time_slider = widgets.TimeSlider(store, orders.decider, others=[orders.stock_decider])
     time_slider.slider.value = store.head_position // 2
-    stills = [("TimeSlider(store), at the middle of the log", time_slider),
-              ("StreamSlider(store, ...)", widgets.StreamSlider(store, store.streams("order-")[0])),
+    first_order = store.streams("order-")[0]
+    stills = [("TimeSlider(store, orders.decider, others=[orders.stock_decider]), at the middle of the log",
+               time_slider),
+              ("StreamSlider(store, ..., decider=orders.decider)",
+               widgets.StreamSlider(store, first_order, decider=orders.decider)),
               ("EventExplorer(store)", widgets.EventExplorer(store, limit=10))]
     sections += [f"<h2>Still: {html.escape(title)}</h2>{widget.to_html()}" for title, widget in stills]
     (folder / "index.html").write_text(
@@ -152,7 +161,8 @@ def _seed_example() -> tuple[EventStore, CrudShop]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m eventlab.gallery", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m eventlab.examples.gallery",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("outdir", help="folder to write the PNGs and index.html into")
     args = parser.parse_args(argv)
     paths = render(args.outdir)

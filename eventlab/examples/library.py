@@ -200,7 +200,7 @@ def _reject(command: object, reason: str) -> NoReturn:
 SUMMARY = Summary(by="status", levels=("New", "On shelf", "On loan", "Lost"), set_by=STATUS_AFTER)
 """Books counted by status; the status SQL comes from ``STATUS_AFTER``."""
 
-decider = Decider(BookState(), evolve, decide, name="library", category="book", summary=SUMMARY)
+decider = Decider(BookState(), evolve, decide, name="books", category="book", summary=SUMMARY)
 """The loan rules of one book, for streams ``"book-<book_id>"``."""
 
 
@@ -245,7 +245,7 @@ def demo_library(n_books: int = 12, days: int = 42, seed: int = 7, store: EventS
 
 
 def _todays_command(rng: random.Random, book_id: str, state: BookState, today: date) -> object | None:
-    if state.status == "On shelf" and rng.random() < 0.5:
+    if state.status == "On shelf" and rng.random() < 0.3:
         return BorrowBook(book_id, rng.choice(MEMBERS), (today + timedelta(days=LOAN_DAYS)).isoformat())
     if state.status == "On loan":
         due = date.fromisoformat(state.due)
@@ -253,6 +253,6 @@ def _todays_command(rng: random.Random, book_id: str, state: BookState, today: d
             return ReportLost(book_id)
         if today >= due - timedelta(days=2) and state.renewals < MAX_RENEWALS and rng.random() < 0.4:
             return RenewLoan(book_id, (due + timedelta(days=LOAN_DAYS)).isoformat())
-        if rng.random() < (0.5 if today >= due else 0.12):
+        if rng.random() < (0.6 if today >= due else 0.2):
             return ReturnBook(book_id, today.isoformat())
     return None

@@ -5,20 +5,28 @@ matplotlib ``Figure`` (display it in a notebook, or ``fig.savefig("x.png")``).
 Nothing calls ``plt.show()``, so the figures work the same in JupyterLab, in a
 script and in a headless test.
 
-One colour per event type, the same in every figure (:data:`EVENT_COLORS`),
-and each order status takes the colour of the event that leads into it: a
-green "Paid" band in one picture is the green ``OrderPaid`` dot in the next.
+One colour per event type, the same in every figure: the colour its class
+declared with ``@event_type(name, color=...)`` (:func:`event_colors`). The
+pictures of a whole system sum up one decider's streams as its
+:class:`~eventlab.core.decider.Summary` says (the shop: orders counted by
+``status``, ``paid`` added up as "Revenue"), and each value of the field they
+are counted by takes the colour of the event that leads into it
+(:func:`level_colors`): a green "Paid" band in one picture is the green
+``OrderPaid`` dot in the next.
 
 >>> from eventlab.sample import demo_store
+>>> from eventlab.examples import orders
 >>> store = demo_store()
 >>> timeline(store, limit=20).savefig("timeline.png")  # doctest: +SKIP
+>>> transitions(store, orders.decider).savefig("lifecycle.png")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 
 import matplotlib.pyplot as plt
@@ -31,129 +39,300 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from eventlab.examples import orders
-from eventlab.model import Decider
-from eventlab.store import EventStore
-from eventlab.timetravel import history
-
-EVENT_COLORS: dict[str, str] = {
-    "OrderPlaced": "#1f77b4",     # blue
-    "ItemAdded": "#17becf",       # cyan
-    "ItemRemoved": "#e377c2",     # pink
-    "OrderPaid": "#2ca02c",       # green
-    "OrderShipped": "#9467bd",    # purple
-    "OrderCancelled": "#d62728",  # red
-    "StockReceived": "#bcbd22",   # olive
-    "StockReserved": "#ff7f0e",   # orange
-    "StockReleased": "#8c564b",   # brown
-}
-"""The colour of each known event type, in every figure and widget."""
+from eventlab.application.timetravel import history, state_columns, state_row
+from eventlab.core.decider import Decider, Summary, replay
+from eventlab.core.events import declared_colors
+from eventlab.errors import UsageError
+from eventlab.storage.store import SELECT_EVENTS, EventStore, records_from_rows
 
 _SPARE_COLORS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
-STATUS_AFTER: dict[str, str] = {
-    "OrderPlaced": "Placed", "OrderPaid": "Paid", "OrderShipped": "Shipped", "OrderCancelled": "Cancelled",
-}
-"""The event types that move an order to a status; the other order events leave it as it was.
+INITIAL_COLOR = "#c7c7c7"
+"""The colour of a state value before anything happened (the shop's "New"): grey."""
 
-The same rule as ``orders.evolve``, written as data so that SQL can apply it to a
-million events at once (a test checks that both agree on the sample)."""
-
-STATUSES: list[str] = [status.value for status in orders.OrderStatus]
-"""Order statuses in lifecycle order: New, Placed, Paid, Shipped, Cancelled."""
-
-STATUS_COLORS: dict[str, str] = {
-    "New": "#c7c7c7", **{status: EVENT_COLORS[type_] for type_, status in STATUS_AFTER.items()}}
-"""A status has the colour of the event that leads into it."""
+EVENT_COLUMNS = ("position", "stream_id", "version", "type", "recorded_at", "occurred_at")
+"""The columns of :func:`changes` about the event itself; the state's columns follow them."""
 
 Source = EventStore | pd.DataFrame
 
 
-def color_of(event_type: str) -> str:
-    """The colour of an event type: from :data:`EVENT_COLORS`, or a stable pick for unknown types.
+def event_colors() -> dict[str, str]:
+    """Event type -> its colour in every figure and widget: as declared with
+    ``@event_type(name, color=...)``, in the order declared (import the module that defines them)."""
+    return declared_colors()
 
-    Unknown types hash (crc32, not Python's salted ``hash``) into a spare palette,
-    so a new type gets the same colour in every figure and every run.
+
+def color_of(event_type: str) -> str:
+    """The colour of an event type: the one it declared, or a stable pick for the others.
+
+    Types without a declared colour hash (crc32, not Python's salted ``hash``)
+    into a spare palette, so a new type gets the same colour in every figure and
+    every run.
     """
-    if event_type in EVENT_COLORS:
-        return EVENT_COLORS[event_type]
-    return _SPARE_COLORS[zlib.crc32(event_type.encode()) % len(_SPARE_COLORS)]
+    declared = declared_colors().get(event_type)
+    return declared if declared is not None else _stable_color(event_type)
 
 
 def in_palette_order(event_types: Sequence[str]) -> list[str]:
-    """Event types sorted as in :data:`EVENT_COLORS` (unknown ones last, by name): stable legends."""
-    known = list(EVENT_COLORS)
+    """Event types sorted as declared (see :func:`event_colors`; the others last, by name): stable legends."""
+    known = list(declared_colors())
     return sorted(set(event_types), key=lambda t: (known.index(t) if t in known else len(known), t))
 
 
-def order_changes(store: EventStore, prefix: str = "order-") -> pd.DataFrame:
-    """One row per order event, in log order, with the order's status and amount paid before and after it.
+# --- what a decider's summary says ------------------------------------------------------------
+
+
+def summary_of(decider: Decider, by: str | None = None) -> Summary:
+    """How to sum up ``decider``'s streams: its own :class:`Summary`, or one counting them by ``by``.
+
+    ``by`` names a state field to count the streams by instead (or when the
+    decider has no summary); the summary's total is kept, its levels and
+    ``set_by`` (which are about its own ``by``) are not.
+    """
+    fields = state_columns(decider)
+    own = decider.summary
+    if by is None:
+        if own is None:
+            raise UsageError(
+                f"decider {decider.name or decider.category or '(unnamed)'!r} has no summary, so there is "
+                f"nothing to count its streams by: pass by='<state field>' (one of {fields}), or give "
+                f"the Decider summary=Summary(by=...)")
+        summary = own
+    elif own is not None and by == own.by:
+        summary = own
+    else:
+        summary = Summary(by=by) if own is None else Summary(
+            by=by, total=own.total, total_label=own.total_label, total_from=own.total_from)
+    grows = isinstance(decider.initial_state, dict)  # a dict state may gain fields along the log
+    for what, name in (("by", summary.by), ("total", summary.total)):
+        if name is not None and name not in fields and not grows:
+            raise UsageError(f"the summary's {what}={name!r} is not a field of decider "
+                             f"{decider.name!r}'s state; its fields are {fields}")
+        if name in EVENT_COLUMNS:
+            raise UsageError(f"the state field {name!r} has the name of an event column {EVENT_COLUMNS}; "
+                             f"pictures cannot count by it")
+    return summary
+
+
+def levels_of(decider: Decider, *, by: str | None = None) -> list[Hashable]:
+    """The values of the summary's ``by`` field that the decider knows of, in the order pictures show them.
+
+    The summary's ``levels`` first, then the other values its ``set_by`` leads
+    to and the initial state's value, by name. Enum members become their values.
+    """
+    summary = summary_of(decider, by)
+    return _ordered([*summary.levels, *summary.set_by.values(), _initial(decider, summary)], summary)
+
+
+def level_colors(decider: Decider, values: Sequence[Hashable] | None = None, *, by: str | None = None
+                 ) -> dict[Hashable, str]:
+    """The colour of each of ``values`` (default: :func:`levels_of`): the colour of the event type that
+    leads into it (the summary's ``set_by``), grey for the initial state's value, else a stable pick.
+
+    >>> level_colors(orders.decider)["Paid"] == color_of("OrderPaid")  # doctest: +SKIP
+    True
+    """
+    summary = summary_of(decider, by)
+    values = levels_of(decider, by=by) if values is None else [_plain(v) for v in values]
+    return _colors_for(values, summary, _initial(decider, summary))
+
+
+def _plain(value: object) -> object:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _initial(decider: Decider, summary: Summary) -> object:
+    return state_row(decider.initial_state).get(summary.by)
+
+
+def _ordered(values: Sequence[object], summary: Summary) -> list[Hashable]:
+    """``values`` without None or repeats: the summary's levels first, in their order, then the others,
+    by name."""
+    levels = list(dict.fromkeys(_plain(v) for v in summary.levels))
+    others = {_plain(v) for v in values if v is not None} - set(levels)
+    return [v for v in levels if v is not None] + sorted(others, key=str)
+
+
+def _colors_for(values: Sequence[Hashable], summary: Summary, initial: object) -> dict[Hashable, str]:
+    leads_into: dict[object, str] = {}
+    for type_, value in summary.set_by.items():
+        leads_into.setdefault(_plain(value), color_of(type_))
+    return {value: leads_into.get(value) or (INITIAL_COLOR if value == initial else _stable_color(str(value)))
+            for value in values}
+
+
+def _stable_color(name: str) -> str:
+    return _SPARE_COLORS[zlib.crc32(name.encode()) % len(_SPARE_COLORS)]
+
+
+def stream_names(decider: Decider) -> tuple[str, str]:
+    """How the pictures call the decider's streams: one (``"order"``) and many (``"orders"``)."""
+    many = decider.name or (f"{decider.category}s" if decider.category else "streams")
+    return decider.category or many, many
+
+
+def capitalized(text: str) -> str:
+    """``text`` with its first letter upper case (``str.capitalize`` would lower the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def total_label(summary: Summary) -> str:
+    """What the pictures call the summary's total: its ``total_label``, else the field's name."""
+    return summary.total_label or capitalized(summary.total or "")
+
+
+# --- the state along the log ------------------------------------------------------------------
+
+
+def changes(store: EventStore, decider: Decider, *, by: str | None = None) -> pd.DataFrame:
+    """One row per event of ``decider``'s streams, in log order, with the two summed-up state fields
+    before and after it.
 
     Columns: ``position, stream_id, version, type, recorded_at, occurred_at``
-    (``recorded_at`` when the event has no business time), ``status_before,
-    status, paid_before, paid``. ``status_before`` is missing on an order's
-    first event: before it, the order did not exist.
+    (``recorded_at`` when the event has no business time), then ``<by>_before``
+    and ``<by>``, the field the summary counts streams by (the shop:
+    ``status_before, status``), as a categorical in the order of
+    :func:`levels_of`; then, when the summary has a total, ``<total>_before``
+    and ``<total>`` as floats (the shop: ``paid_before, paid``). ``<by>_before``
+    is missing on a stream's first event: before it, the stream did not exist.
 
-    This is replay done by DuckDB for the two fields the system pictures need:
-    window functions carry each order's last status and running total along
-    its stream, about a second for a million events where a Python fold over
-    every event takes ten times longer.
+    When the summary says which events set ``by`` (``set_by``) and, for a total,
+    which add to it (``total_from``), this is replay done by DuckDB: window
+    functions carry each stream's last value and running total along it, about
+    a second for a million events where a Python fold over every event takes ten
+    times longer. Otherwise each stream is replayed in Python with the decider.
+    Both give the same frame (a test checks it on the shop).
     """
-    sets_status = " ".join(f"WHEN '{type_}' THEN {STATUSES.index(status)}"
-                           for type_, status in STATUS_AFTER.items())
+    summary = summary_of(decider, by)
+    prefix = f"{decider.category}-" if decider.category else ""
+    initial = state_row(decider.initial_state)
+    if summary.set_by and (summary.total is None or summary.total_from):
+        return _changes_sql(store, summary, prefix, initial)
+    return _changes_python(store, decider, summary, prefix, initial)
+
+
+def _sql_text(text: object) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _changes_sql(store: EventStore, summary: Summary, prefix: str, initial: dict) -> pd.DataFrame:
+    values = _ordered([*summary.set_by.values(), initial.get(summary.by)], summary)
+    code = {value: k for k, value in enumerate(values)}
+    sets_by = " ".join(f"WHEN {_sql_text(type_)} THEN {code[_plain(value)]}"
+                       for type_, value in summary.set_by.items())
+    start = code.get(_plain(initial.get(summary.by)), "NULL")
+    adds = " ".join(f"WHEN {_sql_text(type_)} THEN (data ->> {_sql_text(field)})::DOUBLE"
+                    for type_, field in summary.total_from.items())
+    amount = f"CASE type {adds} ELSE 0 END" if adds else "0::DOUBLE"
     frame = store.sql(f"""
-        WITH order_events AS (
+        WITH stream_events AS (
             SELECT position, stream_id, version, type, recorded_at,
                    coalesce(occurred_at, recorded_at) AS occurred_at,
-                   CASE type {sets_status} END AS sets_status,
-                   CASE type WHEN 'OrderPaid' THEN (data ->> 'amount')::DOUBLE ELSE 0 END AS amount
+                   CASE type {sets_by} END AS sets_by,
+                   {amount} AS amount
             FROM events WHERE starts_with(stream_id, ?)
         )
         SELECT position, stream_id, version, type, recorded_at, occurred_at, amount,
-               coalesce(last_value(sets_status IGNORE NULLS) OVER stream, 0)::TINYINT AS status,
-               sum(amount) OVER stream AS paid
-        FROM order_events
+               coalesce(last_value(sets_by IGNORE NULLS) OVER stream, {start}) AS by_code,
+               ? + sum(amount) OVER stream AS total
+        FROM stream_events
         WINDOW stream AS (PARTITION BY stream_id ORDER BY position ROWS UNBOUNDED PRECEDING)
-        ORDER BY position""", params=[prefix]).df()
-    codes, streams = pd.factorize(frame["stream_id"])
-    before = frame["status"].groupby(codes).shift(fill_value=-1)
-    frame["stream_id"] = pd.Categorical.from_codes(codes, streams)
+        ORDER BY position""", params=[prefix, float(initial.get(summary.total) or 0)]).df()
+    codes = frame.pop("by_code").fillna(-1).astype(_code_type(values))
+    total = frame.pop("total")
+    frame["total_before"] = total - frame.pop("amount")
+    frame["total"] = total
+    return _changes_frame(frame, codes, values, summary)
+
+
+def _changes_python(store: EventStore, decider: Decider, summary: Summary, prefix: str, initial: dict
+                    ) -> pd.DataFrame:
+    frame = store.sql("""
+        SELECT position, stream_id, version, type, recorded_at,
+               coalesce(occurred_at, recorded_at) AS occurred_at
+        FROM events WHERE starts_with(stream_id, ?) ORDER BY position""", params=[prefix]).df()
+    last = int(frame["position"].max()) if len(frame) else 0
+    states: dict[str, object] = {}
+    after, totals = [], np.zeros(len(frame))
+    for first in range(1, last + 1, DECODE_ROWS):  # a slice of the log at a time: memory stays flat
+        records = records_from_rows(store.rows(
+            f"{SELECT_EVENTS} WHERE starts_with(stream_id, ?) AND position BETWEEN ? AND ? ORDER BY position",
+            [prefix, first, min(first + DECODE_ROWS - 1, last)]))
+        for record in records:
+            state = replay([record], decider, states.get(record.stream_id, decider.initial_state))
+            states[record.stream_id] = state
+            fields = state_row(state)
+            if summary.total is not None:
+                totals[len(after)] = float(fields.get(summary.total) or 0)
+            after.append(_plain(fields.get(summary.by)))
+    values = _ordered([*summary.set_by.values(), initial.get(summary.by), *after], summary)
+    code = {value: k for k, value in enumerate(values)}
+    codes = pd.Series([code.get(value, -1) for value in after], dtype=_code_type(values))
+    frame["total"] = totals
+    start = float(initial.get(summary.total) or 0) if summary.total is not None else 0.0
+    frame["total_before"] = frame["total"].groupby(frame["stream_id"].to_numpy()).shift(fill_value=start)
+    return _changes_frame(frame, codes, values, summary)
+
+
+DECODE_ROWS = 100_000
+"""at most how many events :func:`changes` holds at once when it replays in Python"""
+
+
+def _code_type(values: list) -> type:
+    return np.int8 if len(values) < 127 else np.int32
+
+
+def _changes_frame(frame: pd.DataFrame, codes: pd.Series, values: list, summary: Summary) -> pd.DataFrame:
+    """The frame of :func:`changes`, from the event columns, ``total_before``, ``total`` and the codes of
+    the ``by`` value after each event (-1: none)."""
+    streams, names = pd.factorize(frame["stream_id"])
+    before = pd.Series(codes.to_numpy()).groupby(streams).shift(fill_value=-1).to_numpy()
+    frame["stream_id"] = pd.Categorical.from_codes(streams, names)
     frame["type"] = frame["type"].astype("category")
-    frame["status_before"] = pd.Categorical.from_codes(before, STATUSES)
-    frame["status"] = pd.Categorical.from_codes(frame["status"], STATUSES)
-    frame["paid_before"] = frame["paid"] - frame.pop("amount")
-    return frame[["position", "stream_id", "version", "type", "recorded_at", "occurred_at",
-                  "status_before", "status", "paid_before", "paid"]]
+    by, total = summary.by, summary.total
+    frame[f"{by}_before"] = pd.Categorical.from_codes(before, values)
+    frame[by] = pd.Categorical.from_codes(codes.to_numpy(), values)
+    columns = [*EVENT_COLUMNS, f"{by}_before", by]
+    if total is not None:
+        frame[f"{total}_before"], frame[total] = frame.pop("total_before"), frame.pop("total")
+        columns += [f"{total}_before", total]
+    return frame[columns]
 
 
-def status_counts_over_time(changes: pd.DataFrame, freq: str = "D") -> pd.DataFrame:
-    """How many orders were in each status at the end of each period (one row per period).
+def counts_over_time(changes: pd.DataFrame, decider: Decider, freq: str = "D", *, by: str | None = None
+                     ) -> pd.DataFrame:
+    """How many streams had each value of ``by`` at the end of each period (one row per period).
 
-    Each event moves one order out of ``status_before`` and into ``status``:
-    a +1 and a -1; the running sum of those moves is the count at any moment.
+    ``changes`` is a :func:`changes` frame of ``decider``. Each event moves one
+    stream out of ``<by>_before`` and into ``<by>``: a +1 and a -1; the running
+    sum of those moves is the count at any moment. Columns are the values ever
+    counted, in the order of :func:`levels_of`.
     """
+    by = summary_of(decider, by).by
     moves = pd.concat([
-        pd.DataFrame({"recorded_at": changes["recorded_at"], "status": changes["status"], "n": 1}),
-        pd.DataFrame({"recorded_at": changes["recorded_at"], "status": changes["status_before"], "n": -1}),
-    ]).dropna(subset=["status"])
+        pd.DataFrame({"recorded_at": changes["recorded_at"], by: changes[by], "n": 1}),
+        pd.DataFrame({"recorded_at": changes["recorded_at"], by: changes[f"{by}_before"], "n": -1}),
+    ]).dropna(subset=[by])
     period = moves["recorded_at"].dt.floor(freq)
-    table = moves.pivot_table(index=period, columns="status", values="n", aggfunc="sum", observed=False)
+    table = moves.pivot_table(index=period, columns=by, values="n", aggfunc="sum", observed=False)
     periods = pd.date_range(period.min(), period.max(), freq=freq, name="period")
     table = table.reindex(periods, fill_value=0).fillna(0).cumsum().astype(int)
-    return table[[s for s in STATUSES if s in table.columns and table[s].any()]]
+    order = list(changes[by].cat.categories)
+    return table[[v for v in order if v in table.columns and table[v].any()]]
 
 
 # --- figures ------------------------------------------------------------------------------------
 
 
 def timeline(source: Source, streams: Sequence[str] | None = None, *, limit: int = 100,
-             prefix: str = "order-") -> Figure:
+             prefix: str = "") -> Figure:
     """Events as dots on time, one lane per stream, coloured by type.
 
-    ``source`` is a store (then the first ``limit`` streams starting with
-    ``prefix``, or the ``streams`` named) or a DataFrame with the columns
-    ``stream_id, type, recorded_at`` such as ``store.read_all_df()``. Lanes are
-    in the order the streams began, the oldest on top.
+    ``source`` is a store (then the first ``limit`` streams, of those starting
+    with ``prefix`` such as ``"order-"``, or the ``streams`` named) or a
+    DataFrame with the columns ``stream_id, type, recorded_at`` such as
+    ``store.read_all_df()``. Lanes are in the order the streams began, the
+    oldest on top.
     """
     events = _timeline_events(source, streams, limit, prefix)
     lanes = list(dict.fromkeys(events["stream_id"]))[:limit]
@@ -186,21 +365,28 @@ def timeline(source: Source, streams: Sequence[str] | None = None, *, limit: int
     return fig
 
 
-def state_evolution(source: Source, stream_id: str | None = None, *, decider: Decider = orders.decider,
+
+def state_evolution(source: Source, stream_id: str | None = None, *, decider: Decider | None = None,
                     fields: Sequence[str] | None = None) -> Figure:
     """One entity's state after each of its events: one panel per field, the events along x.
 
     ``source`` is a store and a ``stream_id`` (replayed with ``decider``), or a
-    ``history(...)`` DataFrame. By default the panels are ``status`` (when the
-    state has one) and every field that changes along the stream; a list
-    field is drawn as its length ("items" becomes the number of items).
+    ``history(...)`` DataFrame. By default the panels are the field the
+    decider's summary counts by (the shop: ``status``), when it has one, and
+    every field that changes along the stream; a list field is drawn as its
+    length ("items" becomes the number of items). Text values go up in the
+    order of the summary's levels (others after them, by name).
     """
     if isinstance(source, EventStore):
         if stream_id is None:
-            raise ValueError("state_evolution(store, ...) needs the stream_id to draw, e.g. 'order-000247'")
+            raise UsageError("state_evolution(store, ...) needs the stream_id to draw, e.g. 'order-000247'")
+        if decider is None:
+            raise UsageError(f"state_evolution(store, {stream_id!r}, decider=...) needs the decider that "
+                             f"replays the stream")
         source = history(source, stream_id, decider)
+    summary = decider.summary if decider is not None else None
     frame = source.reset_index(drop=True)
-    fields = list(fields) if fields is not None else _changing_fields(frame)
+    fields = list(fields) if fields is not None else _changing_fields(frame, summary.by if summary else None)
     x = frame["version"].to_numpy()
     fig = _figure(10, 1.3 + 1.7 * len(fields))
     axes = fig.subplots(len(fields), 1, sharex=True, squeeze=False)[:, 0]
@@ -208,8 +394,11 @@ def state_evolution(source: Source, stream_id: str | None = None, *, decider: De
     for ax, name in zip(axes, fields):
         values = frame[name].map(len) if _is_list_column(frame[name]) else frame[name]
         if values.dtype == object or isinstance(values.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            levels = [s for s in STATUSES if s in set(values)] + sorted(set(values) - set(STATUSES), key=str)
-            values = values.map(levels.index)
+            known = summary if summary is not None and name == summary.by else Summary(by=name)
+            present = set(values.map(_plain))
+            levels = [v for v in _ordered(list(present), known) if v in present]
+            levels += [None] if None in present else []
+            values = values.map(_plain).map(levels.index)
             ax.set_yticks(range(len(levels)), levels)
             ax.set_ylim(-0.5, len(levels) - 0.5)
         elif pd.api.types.is_integer_dtype(values):
@@ -229,33 +418,41 @@ def state_evolution(source: Source, stream_id: str | None = None, *, decider: De
     return fig
 
 
-def system_over_time(source: Source, *, freq: str = "D") -> Figure:
-    """The order system over time: orders by status, revenue as known then, and events per period.
+def system_over_time(source: Source, decider: Decider, *, by: str | None = None, freq: str = "D") -> Figure:
+    """One decider's whole system over time: its streams counted by the summary's ``by`` field, its
+    total as known then (when the summary has one), and its events per period.
 
-    ``source`` is a store or an :func:`order_changes` DataFrame. Revenue is
-    summed by when each payment was *recorded* (what we knew at each moment);
-    the grey area is money already paid by then (``occurred_at``) that the log
-    had not heard of yet: late news.
+    ``source`` is a store or a :func:`changes` DataFrame of ``decider``. For
+    the shop: orders by status, revenue, order events. The total is summed by
+    when each event was *recorded* (what we knew at each moment); the grey area
+    is the part of it that had already happened by then (``occurred_at``) but
+    that the log had not heard of yet: late news.
     """
-    changes = order_changes(source) if isinstance(source, EventStore) else source
+    summary = summary_of(decider, by)
+    frame = changes(source, decider, by=by) if isinstance(source, EventStore) else source
+    one, many = stream_names(decider)
     period = {"D": "day", "h": "hour", "W": "week"}.get(freq, freq)
-    fig = _figure(11, 9)
-    by_status, revenue, rate = fig.subplots(3, 1, sharex=True, height_ratios=[3, 2, 2])
+    panels = 3 if summary.total is not None else 2
+    fig = _figure(11, 9 if panels == 3 else 6.6)
+    axes = fig.subplots(panels, 1, sharex=True, height_ratios=[3, 2, 2][:panels])
+    by_value, rate = axes[0], axes[-1]
 
-    counts = status_counts_over_time(changes, freq)
+    counts = counts_over_time(frame, decider, freq, by=by)
     # each period drawn from its start to its end at the count it ended with
     edges = counts.index.append(counts.index[-1:] + pd.tseries.frequencies.to_offset(freq))
     heights = np.vstack([counts.to_numpy(), counts.to_numpy()[-1:]]).T
-    by_status.stackplot(edges, heights, labels=counts.columns, step="post",
-                        colors=[STATUS_COLORS[s] for s in counts.columns], alpha=0.85)
-    by_status.set_ylabel("orders")
-    by_status.set_title(f"Orders by status at the end of each {period}")
-    by_status.legend(title="status", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    colors = _colors_for(list(counts.columns), summary, _initial(decider, summary))
+    by_value.stackplot(edges, heights, labels=counts.columns, step="post",
+                       colors=[colors[v] for v in counts.columns], alpha=0.85)
+    by_value.set_ylabel(many)
+    by_value.set_title(f"{capitalized(many)} by {summary.by} at the end of each {period}")
+    by_value.legend(title=summary.by, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
-    _revenue_panel(revenue, changes)
+    if summary.total is not None:
+        _total_panel(axes[1], frame, summary)
 
-    per_period = changes.pivot_table(index=changes["recorded_at"].dt.floor(freq), columns="type",
-                                     values="position", aggfunc="count", observed=True).fillna(0)
+    per_period = frame.pivot_table(index=frame["recorded_at"].dt.floor(freq), columns="type",
+                                   values="position", aggfunc="count", observed=True).fillna(0)
     width = pd.tseries.frequencies.to_offset(freq).nanos / 86400e9 * 0.9
     bottom = np.zeros(len(per_period))
     for type_ in in_palette_order(per_period.columns):
@@ -263,70 +460,84 @@ def system_over_time(source: Source, *, freq: str = "D") -> Figure:
                  color=color_of(type_), label=type_)
         bottom += per_period[type_].to_numpy()
     rate.set_ylabel(f"events per {period}")
-    rate.set_title(f"Order events per {period}")
+    rate.set_title(f"{capitalized(one)} events per {period}")
     rate.legend(title="event type", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
     rate.set_xlabel("recorded at (UTC)")
     _date_axis(rate)
-    fig.suptitle(f"The order system over time ({changes['stream_id'].nunique()} orders, "
-                 f"{len(changes)} events)")
+    fig.suptitle(f"The {one} system over time ({frame['stream_id'].nunique()} {many}, "
+                 f"{len(frame)} events)")
     return fig
 
 
-def _revenue_panel(ax: Axes, changes: pd.DataFrame) -> None:
-    """Revenue as known at each moment, and (right axis) money already paid but not yet recorded.
+def _total_panel(ax: Axes, frame: pd.DataFrame, summary: Summary) -> None:
+    """The total as known at each moment, and (right axis) the part already happened but not yet recorded.
 
     A late bank transfer is in the log with ``occurred_at`` days before its
     ``recorded_at``: by business time it counts from the day the money moved,
     but nobody knew of it until it was recorded.
     """
-    amounts = changes["paid"] - changes["paid_before"]
-    payments = changes[amounts != 0].assign(amount=amounts)
-    moments = np.unique(np.concatenate([payments["recorded_at"], payments["occurred_at"]]))
+    total, label = summary.total, total_label(summary)
+    amounts = frame[total] - frame[f"{total}_before"]
+    adding = frame[amounts != 0].assign(amount=amounts)
+    moments = np.unique(np.concatenate([adding["recorded_at"], adding["occurred_at"]]))
 
     def total_by(column: str) -> np.ndarray:
-        ordered = payments.sort_values(column)
+        ordered = adding.sort_values(column)
         running = np.concatenate([[0.0], ordered["amount"].cumsum().to_numpy()])
         return running[np.searchsorted(ordered[column].to_numpy(), moments, side="right")]
 
+    # the line takes the colour of the event that adds to the total (the shop: OrderPaid, green)
+    adders = list(summary.total_from) or adding["type"].astype(str).value_counts().index.tolist()
     known = total_by("recorded_at")
-    ax.step(moments, known, where="post", color=EVENT_COLORS["OrderPaid"], linewidth=1.8,
-            label="revenue known then (payments by recorded_at)")
-    ax.set_ylabel("revenue (sum paid)")
+    ax.step(moments, known, where="post", color=color_of(adders[0]) if adders else "#333333", linewidth=1.8,
+            label=f"{label.lower()} known then (by recorded_at)")
+    ax.set_ylabel(f"{label.lower()} (sum {total})")
     ax.set_ylim(bottom=0)  # both axes start at 0 on the same line, or the grey area seems to dip below it
     late = ax.twinx()
     late.fill_between(moments, total_by("occurred_at") - known, step="post", color="0.6", alpha=0.35,
-                      linewidth=0, label="paid already, not recorded yet (right axis)")
+                      linewidth=0, label=f"{total} already, not recorded yet (right axis)")
     late.set_ylabel("not recorded yet")
     late.set_ylim(bottom=0)
     ax.set_zorder(late.get_zorder() + 1)  # the line in front of the area
     ax.patch.set_visible(False)
     ax.legend(handles=[*ax.get_legend_handles_labels()[0], *late.get_legend_handles_labels()[0]],
               loc="upper left", fontsize=9, framealpha=0.9, edgecolor="none")
-    ax.set_title("Revenue as known at each moment (late payments: what we did not know yet)")
+    ax.set_title(f"{label} as known at each moment (late events: what we did not know yet)")
 
 
-_LAYOUT = {"start": (0.0, 0.0), "Placed": (2.0, 0.0), "Paid": (4.4, 0.0), "Shipped": (6.8, 0.0),
-           "Cancelled": (4.4, -1.8), "New": (0.0, -1.8)}
+def transitions(source: Source, decider: Decider, *, by: str | None = None,
+                layout: Mapping[Hashable, tuple[float, float]] | None = None) -> Figure:
+    """A lifecycle drawn from the data: the values of the summary's ``by`` field as boxes, arrows
+    counting each move between them (the shop: order statuses).
 
+    Every event that changes a stream's value is one step along an arrow,
+    coloured by the event type that makes it. Each box says how many streams
+    have that value at the end of the log. ``source`` is a store or a
+    :func:`changes` DataFrame of ``decider``.
 
-def transitions(source: Source) -> Figure:
-    """The order lifecycle drawn from the data: statuses as boxes, arrows counting each move.
-
-    Every event that changes an order's status is one step along an arrow,
-    coloured by the event type that makes it. Each box says how many orders
-    are in that status at the end of the log. ``source`` is a store or an
-    :func:`order_changes` DataFrame.
+    The boxes go left to right after a "start" dot: the summary's levels in
+    their order, then other values by how far into their streams they are
+    reached (the mean version of the events that lead into them). The initial
+    state's value (the shop's "New") sits below the start, and the last value,
+    when nothing moves into it from the one before it (a side exit, such as
+    "Cancelled"), below the middle of the row.
+    ``layout`` places any box by hand: value -> (x, y), the boxes 2.4 apart.
     """
-    changes = order_changes(source) if isinstance(source, EventStore) else source
-    before = changes["status_before"].astype(object).where(changes["status_before"].notna(), "start")
-    moved = changes.assign(before=before, after=changes["status"].astype(object))
-    moved = moved[moved["before"] != moved["after"]]
+    summary = summary_of(decider, by)
+    frame = changes(source, decider, by=by) if isinstance(source, EventStore) else source
+    one, many = stream_names(decider)
+    column = summary.by
+    before = frame[f"{column}_before"].astype(object).where(frame[f"{column}_before"].notna(), "start")
+    moved = frame.assign(before=before, after=frame[column].astype(object))
+    moved = moved[moved["before"] != moved["after"]].dropna(subset=["after"])
     edges = moved.groupby(["before", "after", "type"], observed=True).size().rename("n").reset_index()
-    now = changes.groupby("stream_id", observed=True)["status"].last().value_counts()
+    now = frame.groupby("stream_id", observed=True)[column].last().value_counts()
 
+    initial = _plain(_initial(decider, summary))
     nodes = list(dict.fromkeys(["start", *edges["before"], *edges["after"]]))
-    spare = iter((9.2, -1.8 * row) for row in range(len(nodes)))
-    where = {node: _LAYOUT.get(node) or next(spare) for node in nodes}
+    depth = moved.groupby("after")["version"].mean().to_dict()  # how far into a stream each is reached
+    where = _lifecycle_layout(nodes, edges, depth, initial, summary, dict(layout or {}))
+    colors = _colors_for([node for node in nodes if node != "start"], summary, initial)
     fig = _figure(11, 5.2)
     ax = fig.add_subplot()
     patches = {}
@@ -335,34 +546,56 @@ def transitions(source: Source) -> Figure:
             patches[node] = ax.add_patch(Circle((x, y), 0.1, color="black"))
             ax.annotate("start", (x, y - 0.2), ha="center", va="top", fontsize=10)
             continue
-        color = STATUS_COLORS.get(node, "0.5")
+        color = colors[node]
         patches[node] = ax.add_patch(FancyBboxPatch((x - 0.5, y - 0.28), 1.0, 0.56, boxstyle="round,pad=0.04",
                                                     facecolor=color, alpha=0.3, edgecolor=color, linewidth=2))
         ax.annotate(f"{node}\n{now.get(node, 0)} now", (x, y), ha="center", va="center", fontsize=11)
     widest = edges["n"].max()
     for i, edge in edges.iterrows():
         twins = edges[(edges["before"] == edge["before"]) & (edges["after"] == edge["after"])]
-        rad = 0.25 * list(twins.index).index(i)
+        back = ((edges["before"] == edge["after"]) & (edges["after"] == edge["before"])).any()
+        rad = 0.25 * (list(twins.index).index(i) + back)  # a move back and forth: two arcs, not one line
         (x0, y0), (x1, y1) = where[edge["before"]], where[edge["after"]]
         ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), connectionstyle=f"arc3,rad={rad}",
                                      patchA=patches[edge["before"]], patchB=patches[edge["after"]],
                                      arrowstyle="-|>", mutation_scale=18, shrinkA=3, shrinkB=3,
                                      linewidth=1 + 5 * edge["n"] / widest, color=color_of(edge["type"])))
-        # the label sits beside the middle of the arrow, on its left-hand side
-        nx, ny = np.array([y0 - y1, x1 - x0]) / np.hypot(x1 - x0, y1 - y0)
-        mx, my = (x0 + x1) / 2 + (rad / 2 + 0.08) * nx, (y0 + y1) / 2 + (rad / 2 + 0.08) * ny
+        # the label sits beside the middle of the arrow: on its left-hand side when it is straight, on the
+        # outside of its bend when it is an arc (arc3 bends to the right, by rad * length / 2 at the middle)
+        length = np.hypot(x1 - x0, y1 - y0)
+        nx, ny = np.array([y0 - y1, x1 - x0]) / length * (-1 if rad else 1)
+        offset = rad * length / 2 + 0.08
+        mx, my = (x0 + x1) / 2 + offset * nx, (y0 + y1) / 2 + offset * ny
         ax.annotate(f"{edge['type']}\n×{edge['n']}", (mx, my), fontsize=9, color=color_of(edge["type"]),
                     fontweight="bold", ha="left" if nx > 0.3 else "right" if nx < -0.3 else "center",
                     va="bottom" if ny > 0.3 else "top" if ny < -0.3 else "center")
     xs, ys = zip(*where.values())
     ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
-    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.6)
+    ax.set_ylim(min(*ys, -1.8) - 0.7, max(ys) + 0.6)  # room for the second row, or the legend, below
     ax.set_aspect("equal")
     ax.axis("off")
     ax.legend(handles=_type_handles(edges["type"]), title="moved by", loc="lower right", frameon=False)
-    ax.set_title(f"Status transitions in the log: {int(edges['n'].sum())} moves of "
-                 f"{changes['stream_id'].nunique()} orders")
+    ax.set_title(f"{capitalized(column)} transitions in the log: {int(edges['n'].sum())} moves of "
+                 f"{frame['stream_id'].nunique()} {many}")
     return fig
+
+
+def _lifecycle_layout(nodes: list, edges: pd.DataFrame, depth: dict, initial: object, summary: Summary,
+                      layout: dict) -> dict:
+    """Where :func:`transitions` draws each node: see its docstring."""
+    levels = [v for v in _ordered(nodes[1:], summary) if v in nodes and v in summary.levels]
+    others = sorted(set(nodes[1:]) - set(levels), key=lambda v: (depth.get(v, 0), str(v)))
+    row = [v for v in levels + others if v != initial and v not in layout]
+    below = None
+    if len(row) >= 2 and not ((edges["before"] == row[-2]) & (edges["after"] == row[-1])).any():
+        below = row.pop()  # a side exit: reached from earlier values only
+    where = {"start": (0.0, 0.0), **{value: (2.0 + 2.4 * k, 0.0) for k, value in enumerate(row)}}
+    if below is not None:
+        where[below] = (where[row[len(row) // 2]][0], -1.8)
+    if initial in nodes:
+        where[initial] = (0.0, -1.8)
+    where.update(layout)
+    return {node: where[node] for node in nodes}
 
 
 def projection_lag(frame: pd.DataFrame) -> Figure:
@@ -531,12 +764,13 @@ def _is_list_column(column: pd.Series) -> bool:
     return column.map(lambda v: isinstance(v, list | tuple)).any()
 
 
-def _changing_fields(frame: pd.DataFrame) -> list[str]:
-    """``status`` (if any) and the state fields whose value changes along the history."""
+def _changing_fields(frame: pd.DataFrame, first: str | None) -> list[str]:
+    """The field ``first`` (the one the summary counts by, if any) and the state fields whose value
+    changes along the history."""
     about_the_event = ("position", "version", "type", "recorded_at", "occurred_at")
     state = [c for c in frame.columns if c not in about_the_event]
     changing = [c for c in state if frame[c].map(repr).nunique() > 1]
-    return (["status"] if "status" in state else []) + [c for c in changing if c != "status"] or state
+    return ([first] if first in state else []) + [c for c in changing if c != first] or state
 
 
 _TABLE_FONT = 10  # points: es_vs_crud's tables, readable at the size a notebook shows them
@@ -606,7 +840,7 @@ def _cell(value: object, time_format: str, width: int = 30, lines: int = 3) -> s
 
 
 __all__ = [
-    "EVENT_COLORS", "STATUS_AFTER", "STATUSES", "STATUS_COLORS", "color_of", "in_palette_order",
-    "order_changes", "status_counts_over_time", "timeline", "state_evolution", "system_over_time",
+    "INITIAL_COLOR", "event_colors", "color_of", "in_palette_order", "summary_of", "levels_of",
+    "level_colors", "changes", "counts_over_time", "timeline", "state_evolution", "system_over_time",
     "transitions", "projection_lag", "replay_cost", "es_vs_crud",
 ]

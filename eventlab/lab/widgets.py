@@ -1,8 +1,9 @@
 """Scrub through time: sliders over the log that show the state as it stood, and an event explorer.
 
-- :class:`TimeSlider`: the whole order system after any global position (or as
-  of any moment): orders by status, revenue known then, the orders that changed
-  last, and the event just applied with what it changed.
+- :class:`TimeSlider`: one decider's whole system after any global position (or
+  as of any moment), summed up as its :class:`~eventlab.core.decider.Summary`
+  says (the shop: orders by status, revenue known then), the streams that
+  changed last, and the event just applied with what it changed.
 - :class:`StreamSlider`: one stream, version by version, with a stream picker.
 - :class:`EventExplorer`: filter events by stream, type and time; read their JSON.
 
@@ -13,10 +14,11 @@ tests drive them. In a static render (nbconvert, GitHub) a widget shows a still
 of its current frame instead, with a note that it is interactive in JupyterLab.
 
 Why it stays fast on a million events: replaying the log for every frame would
-cost seconds. The slider instead computes, once, each order's status and amount
-paid after every event (:func:`eventlab.viz.order_changes`, vectorized in
-DuckDB), turns them into running counts indexed by position, and then each
-frame is a lookup plus one short read of the stream the event belongs to.
+cost seconds. The slider instead computes, once, each stream's summed-up fields
+after every event (the shop: an order's status and amount paid;
+:func:`eventlab.viz.changes`, vectorized in DuckDB when the summary allows it),
+turns them into running counts indexed by position, and then each frame is a
+lookup plus one short read of the stream the event belongs to.
 """
 
 from __future__ import annotations
@@ -35,12 +37,21 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from eventlab.events import RecordedEvent
-from eventlab.examples import orders
-from eventlab.model import Decider, replay
-from eventlab.store import EventStore
-from eventlab.timetravel import state_row
-from eventlab.viz import STATUS_COLORS, STATUSES, color_of, in_palette_order, order_changes
+from eventlab.application.timetravel import state_row
+from eventlab.core.decider import Decider, replay
+from eventlab.core.events import RecordedEvent
+from eventlab.errors import UsageError
+from eventlab.lab.viz import (
+    capitalized,
+    changes,
+    color_of,
+    in_palette_order,
+    level_colors,
+    stream_names,
+    summary_of,
+    total_label,
+)
+from eventlab.storage.store import EventStore
 
 STATIC_NOTE = "A still of this widget: it is interactive in JupyterLab (run the notebook to scrub)."
 
@@ -186,23 +197,35 @@ class _Scrubber(widgets.VBox):
 
 
 class TimeSlider(_Scrubber):
-    """The whole order system after any global position: slide through the log, or play it.
+    """One decider's whole system after any global position: slide through the log, or play it.
 
-    Shows, at each point: orders by status (table and bars), revenue known
-    then, the ``recent`` orders that changed last (the one just changed on
-    top), and the event just applied with the change it made to its stream.
-    ``deciders`` say how to replay each stream category for that change.
+    ``decider``'s streams are counted by ``by`` (default: its summary's ``by``;
+    a decider without a summary needs it) and, when its summary has a total,
+    that is added up. Shows, at each point: the streams by ``by`` (table and
+    bars), the total known then, the ``recent`` streams that changed last (the
+    one just changed on top), and the event just applied with the change it
+    made to its stream. ``others`` are more deciders, only to show that change
+    for events of their categories. For the shop: orders by status, revenue,
+    and ``others=[orders.stock_decider]`` for the stock events.
 
-    >>> slider = TimeSlider(store)              # doctest: +SKIP
+    >>> slider = TimeSlider(store, orders.decider, others=[orders.stock_decider])  # doctest: +SKIP
     >>> slider.slider.value = 1234              # doctest: +SKIP
     >>> slider.state_table                      # doctest: +SKIP
     """
 
-    def __init__(self, store: EventStore, *,
-                 deciders: Sequence[Decider] = (orders.decider, orders.stock_decider), recent: int = 8):
+    def __init__(self, store: EventStore, decider: Decider, *, by: str | None = None,
+                 others: Sequence[Decider] = (), recent: int = 8):
+        if not isinstance(decider, Decider):
+            raise UsageError(f"TimeSlider(store, decider, ...) needs the Decider whose streams it sums up "
+                             f"(e.g. orders.decider), got {decider!r}")
         self.store = store
-        self.deciders = {f"{d.category}-" if d.category else "": d for d in deciders}  # prefix -> decider
+        self.decider = decider
+        self.summary = summary_of(decider, by)
+        # prefix -> decider: whose replay shows what an event changed
+        self.deciders = {f"{d.category}-" if d.category else "": d for d in (decider, *others)}
         self.recent_rows = recent
+        self._many = stream_names(decider)[1]
+        by, total = self.summary.by, self.summary.total
         # every array below is indexed by global position (index 0: before the first event)
         log = store.sql("SELECT stream_id, version, type, epoch_ns(recorded_at) AS t FROM events "
                         "ORDER BY position").fetchnumpy()
@@ -210,29 +233,34 @@ class TimeSlider(_Scrubber):
         type_of, self._types = pd.factorize(log["type"])
         self._stream_of, self._type_of = np.append(-1, stream_of), np.append(-1, type_of)
         self._version_of = np.append(0, log["version"])
-        changes = order_changes(store)
+        frame = changes(store, decider, by=by)
         head = len(log["t"])
-        # an order's status and amount paid after each of its events; status -1: not an order event
-        self._status = _at_positions(head, changes["position"], changes["status"].cat.codes, -1)
-        self._paid = _at_positions(head, changes["position"], changes["paid"], 0.0)
-        # running totals: how many orders are in each status, and the sum paid, after each position
-        moves = np.zeros((head + 1, len(STATUSES)), dtype=np.int32)
-        positions = changes["position"].to_numpy()
-        np.add.at(moves, (positions, changes["status"].cat.codes.to_numpy()), 1)
-        left = changes["status_before"].cat.codes.to_numpy()
+        positions = frame["position"].to_numpy()
+        self._levels = list(frame[by].cat.categories)
+        self._colors = level_colors(decider, self._levels, by=by)
+        # per position: is it an event of the decider's streams, and that stream's value of `by` (its code
+        # in self._levels; -1: none) and its total right after it
+        self._ours = _at_positions(head, positions, np.ones(len(frame), dtype=bool), False)
+        self._value_of = _at_positions(head, positions, frame[by].cat.codes, -1)
+        self._stream_total = _at_positions(head, positions, frame[total], 0.0) if total else None
+        # running counts: how many streams have each value, and the total, after each position
+        moves = np.zeros((head + 1, len(self._levels)), dtype=np.int32)
+        now, left = frame[by].cat.codes.to_numpy(), frame[f"{by}_before"].cat.codes.to_numpy()
+        np.add.at(moves, (positions[now >= 0], now[now >= 0]), 1)
         np.add.at(moves, (positions[left >= 0], left[left >= 0]), -1)
         self._counts = np.cumsum(moves, axis=0)
-        paid = changes["paid"] - changes["paid_before"]
-        self._revenue = np.cumsum(_at_positions(head, positions, paid, 0.0))
+        if total:
+            added = frame[total] - frame[f"{total}_before"]
+            self._totals = np.cumsum(_at_positions(head, positions, added, 0.0))
         self.state_table = pd.DataFrame()
         self.recent = pd.DataFrame()
-        self.revenue = 0.0
+        self.total: float | None = None  # the summary's total known at the current frame (None: it has none)
         super().__init__(log["t"])
 
     def _frame(self, step: int, moment: datetime | None) -> Frame:
-        counts = pd.Series(self._counts[step], index=STATUSES, name="orders")
-        self.state_table = counts[counts > 0].rename_axis("status").to_frame()
-        self.revenue = float(self._revenue[step])
+        counts = pd.Series(self._counts[step], index=self._levels, name=self._many)
+        self.state_table = counts[counts > 0].rename_axis(self.summary.by).to_frame()
+        self.total = float(self._totals[step]) if self._stream_total is not None else None
         self.recent = self._recent(step)
         if step == 0:
             return Frame(0, 0, moment, None, None, None, state_diff(None, None))
@@ -250,34 +278,41 @@ class TimeSlider(_Scrubber):
         return Frame(step, step, moment, event, before, after, state_diff(before, after))
 
     def _recent(self, position: int, window: int = 5000) -> pd.DataFrame:
-        """The orders changed last up to ``position``, newest first, with their status and amount paid."""
+        """The streams changed last up to ``position``, newest first, with their ``by`` value and total."""
         first = max(1, position - window)
         where = np.arange(position, first - 1, -1)
-        where = where[self._status[where] >= 0]  # order events, newest first
-        _, newest = np.unique(self._stream_of[where], return_index=True)  # each order's newest event
+        where = where[self._ours[where]]  # the decider's events, newest first
+        _, newest = np.unique(self._stream_of[where], return_index=True)  # each stream's newest event
         where = where[np.sort(newest)[: self.recent_rows]]
-        return pd.DataFrame({
+        codes = self._value_of[where]
+        values = np.array([*self._levels, None], dtype=object)[np.where(codes >= 0, codes, len(self._levels))]
+        table = pd.DataFrame({
             "stream_id": self._stream_ids[self._stream_of[where]], "version": self._version_of[where],
-            "last event": self._types[self._type_of[where]], "position": where,
-            "status": np.array(STATUSES)[self._status[where]], "paid": self._paid[where]})
+            "last event": self._types[self._type_of[where]], "position": where, self.summary.by: values})
+        if self._stream_total is not None:
+            table[self.summary.total] = self._stream_total[where]
+        return table
 
     def _where(self, step: int) -> str:
         return f"<b>position {step:,}</b> of {len(self._times):,}"
 
     def _body(self, frame: Frame) -> str:
-        total = int(self.state_table["orders"].sum()) if len(self.state_table) else 0
-        rows = [(f"<td>{_chip(status, STATUS_COLORS[status])}</td><td align='right'>{n:,}</td>"
-                 f"<td>{_bar(n / max(total, 1), STATUS_COLORS[status])}</td>")
-                for status, n in self.state_table["orders"].items()]
-        system = (f"<h4 style='margin:4px 0'>Orders by status ({total:,} orders)</h4>"
-                  f"<table>{''.join(f'<tr>{r}</tr>' for r in rows)}</table>"
-                  f"<p>Revenue known then: <b>{self.revenue:,.2f}</b></p>")
+        many, by = self._many, self.summary.by
+        count = int(self.state_table[many].sum()) if len(self.state_table) else 0
+        rows = [(f"<td>{_chip(str(value), self._colors[value])}</td><td align='right'>{n:,}</td>"
+                 f"<td>{_bar(n / max(count, 1), self._colors[value])}</td>")
+                for value, n in self.state_table[many].items()]
+        known = (f"<p>{html.escape(total_label(self.summary))} known then: <b>{self.total:,.2f}</b></p>"
+                 if self.total is not None else "")
+        system = (f"<h4 style='margin:4px 0'>{html.escape(capitalized(many))} by {html.escape(by)} "
+                  f"({count:,} {html.escape(many)})</h4>"
+                  f"<table>{''.join(f'<tr>{r}</tr>' for r in rows)}</table>{known}")
         changed = frame.event.stream_id if frame.event else None
         recent = _html_table(self.recent, marked=self.recent["stream_id"] == changed,
-                             chips={"last event": color_of, "status": STATUS_COLORS.get})
+                             chips={"last event": color_of, by: self._colors.get})
         return (f"<div style='display:flex;gap:28px;flex-wrap:wrap'><div>{system}</div>"
                 f"<div style='max-width:560px'>{_event_card(frame)}</div></div>"
-                f"<h4 style='margin:8px 0 4px'>Orders changed last</h4>{recent}")
+                f"<h4 style='margin:8px 0 4px'>{html.escape(capitalized(many))} changed last</h4>{recent}")
 
 
 class StreamSlider(_Scrubber):
@@ -287,7 +322,7 @@ class StreamSlider(_Scrubber):
     (and ``stream_id``, if given); choose another to load it.
     """
 
-    def __init__(self, store: EventStore, stream_id: str | None = None, *, decider: Decider = orders.decider,
+    def __init__(self, store: EventStore, stream_id: str | None = None, *, decider: Decider,
                  max_options: int = 500):
         self.store = store
         self.decider = decider
@@ -353,7 +388,7 @@ class EventExplorer(widgets.VBox):
                          ).fetchnumpy()["day"]
         day_options = [(pd.Timestamp(d).strftime("%Y-%m-%d"), pd.Timestamp(d, tz="UTC")) for d in days] or [
             ("no events", pd.Timestamp(0, tz="UTC"))]
-        self.stream = widgets.Text(placeholder="order-000247, or a prefix: stock-", description="stream",
+        self.stream = widgets.Text(placeholder=_stream_hint(store), description="stream",
                                    continuous_update=False)
         self.types = widgets.SelectMultiple(options=in_palette_order(store.counts_df()["type"].tolist()),
                                             rows=6, description="types")
@@ -419,6 +454,14 @@ class EventExplorer(widgets.VBox):
                                 "schema_version": e.schema_version, "event_id": str(e.event_id),
                                 "data": e.data, "metadata": e.metadata}, indent=2, ensure_ascii=False)
         self.detail.value = f"<pre style='font-size:12px'>{html.escape(self.json)}</pre>"
+
+
+def _stream_hint(store: EventStore) -> str:
+    """The stream box's placeholder, from the log's first stream: "order-000001, or a prefix: order-"."""
+    found = store.sql("SELECT stream_id FROM events WHERE position = 1").fetchall()
+    example = found[0][0] if found else "a stream id"
+    prefix, dash, _ = example.partition("-")
+    return f"{example}, or a prefix: {prefix}-" if dash else f"{example}, or the start of one"
 
 
 def _events(count: int) -> str:
