@@ -17,6 +17,7 @@ from itertools import groupby, islice
 
 import duckdb
 
+import eventlab
 from benchmarks import workload
 from benchmarks.harness import Context, Registry, Timer, median, percentile, progress
 from eventlab import EventStore, handle, replay, snapshots
@@ -232,6 +233,16 @@ def states_at_middle(ctx: Context) -> dict:
                 times.append(timer.seconds)
             check = workload.check(_states(frame, versions), expected, f"states_at [{method}]")
             figures[f"s {method}"] = median(times)
+        # the same question with no code at all: latest_values, in SQL, on the same log
+        times = []
+        for _ in range(3):
+            with Timer() as timer:
+                frame = states_at(store, eventlab.latest_values("order"), as_of=moment, method="sql")
+            times.append(timer.seconds)
+        counted = dict(zip(frame["stream_id"], frame["events"].astype(int), strict=True))
+        if counted != versions:
+            raise AssertionError("states_at(latest_values) counted other events per order than the log holds")
+        figures["s latest_values sql"] = median(times)
     return {"figures": figures, "check": check}
 
 

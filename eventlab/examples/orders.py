@@ -308,10 +308,20 @@ def _reject(command: object, reason: str) -> NoReturn:
     raise CommandRejected(reason, command)
 
 
-def status_case(type_column: str = "type") -> str:
-    """``STATUS_AFTER`` as an SQL CASE: the status an event in ``type_column`` moves an order to, or NULL."""
-    whens = " ".join(f"WHEN '{type_}' THEN '{status}'" for type_, status in STATUS_AFTER.items())
-    return f"CASE {type_column} {whens} END"
+def status_case(type_column: str = "type", indent: int = 0) -> str:
+    """``STATUS_AFTER`` as an SQL CASE: the status an event in ``type_column`` moves an order to, or NULL.
+
+    Two WHENs to a line, the next lines indented by ``indent`` spaces, so that it reads well in a query.
+    """
+    whens = [f"WHEN '{type_}' THEN '{status}'" for type_, status in STATUS_AFTER.items()]
+    lines = [" ".join(whens[i:i + 2]) for i in range(0, len(whens), 2)]
+    return f"CASE {type_column} " + ("\n" + " " * (indent + len(f"CASE {type_column} "))).join(lines) + " END"
+
+
+def _quoted_list(names: Iterable[str], indent: int) -> str:
+    """``'a', 'b', 'c'``, three to a line, the next lines indented by ``indent`` spaces."""
+    quoted = [f"'{name}'" for name in names]
+    return (",\n" + " " * indent).join(", ".join(quoted[i:i + 3]) for i in range(0, len(quoted), 3))
 
 
 STATE_SQL = """
@@ -364,13 +374,14 @@ SELECT o.stream_id, o.fields.order_id, o.fields.user_id,
                  || coalesce(list_transform(list_sort(o.added), lambda e: e.item), [])
             ELSE r.items END AS items,
        coalesce(CASE WHEN r.stream_id IS NULL THEN o.paid ELSE r.paid END, 0) AS paid,
-       coalesce({status_case}, '{initial_status}') AS status
+       coalesce({status_case},
+                '{initial_status}') AS status
 FROM (SELECT *, from_json(placed, '{"order_id": "VARCHAR", "user_id": "BIGINT", "items": ["VARCHAR"]}')
                     AS fields
       FROM orders) o
      LEFT JOIN redone_states r USING (stream_id)
-""".replace("{status_types}", ", ".join(f"'{type_}'" for type_ in STATUS_AFTER)).replace(
-    "{status_case}", status_case("o.last_status")).replace("{initial_status}", OrderStatus.NEW)
+""".replace("{status_types}", _quoted_list(STATUS_AFTER, 52)).replace(
+    "{status_case}", status_case("o.last_status", 16)).replace("{initial_status}", OrderStatus.NEW)
 """The order state of every stream in one vectorized DuckDB query: exactly what ``fold`` gives.
 
 It reads ``stream_events`` (the events of the order streams up to the point in
