@@ -14,7 +14,7 @@ from eventlab import shortnames
 from eventlab.application.handling import handle
 from eventlab.application.latest_values import latest_values
 from eventlab.application.timetravel import history, state_at, states_at
-from eventlab.core.decider import Decider, replay
+from eventlab.core.decider import Decider, Summary, replay
 from eventlab.core.events import NewEvent, RecordedEvent, event_type
 from eventlab.errors import (
     CommandRejected,
@@ -38,7 +38,7 @@ __all__ = [
     "CommandRejected", "ConcurrencyError", "EventLabError", "EventStore", "InvalidEventError",
     "NewEvent", "NotAnEventStoreError", "RecordedEvent", "SchemaVersionError", "StoreError",
     "StoreLockedError", "UnknownEventTypeError", "UsageError", "event_type",
-    "Decider", "handle", "replay", "state_at", "states_at", "history", "latest_values",
+    "Decider", "Summary", "handle", "replay", "state_at", "states_at", "history", "latest_values",
 ]
 
 

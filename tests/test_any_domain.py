@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from datetime import datetime, timedelta, timezone
@@ -143,3 +144,21 @@ def test_snapshots_of_a_raw_decider_change_no_answer():
         snapshots.take(store, "ticket-1", decider, version=3)
         assert snapshots.latest(store, "ticket-1", decider).state == before[3]
         assert [eventlab.state_at(store, "ticket-1", decider, version=v) for v in range(6)] == before
+
+
+def test_the_slider_and_the_pictures_take_a_raw_decider_with_a_summary():
+    from eventlab import viz, widgets
+
+    store = ticket_log()
+    stages = ("new", "open", "in progress", "resolved", "closed")
+    pictured = dataclasses.replace(tickets, summary=eventlab.Summary(by="stage", levels=stages))
+    slider = widgets.TimeSlider(store, pictured)
+    for position in range(store.head_position + 1):
+        slider.slider.value = position
+        expected = eventlab.states_at(store, pictured, position=position)["stage"].value_counts()
+        shown = slider.state_table.iloc[:, 0]
+        assert shown[shown > 0].sort_index().to_dict() == expected.sort_index().to_dict()
+    assert len(viz.changes(store, pictured)) == 11  # the ticket events, not the agents'
+    assert viz.transitions(store, pictured).axes and viz.system_over_time(store, pictured).axes
+    assert widgets.StreamSlider(store, "ticket-1", decider=pictured).state_table["field"].tolist() == [
+        "stage", "priority", "changes"]

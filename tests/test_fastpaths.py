@@ -101,15 +101,15 @@ order_events = st.one_of(
 
 
 @given(order_events)
-def test_restore_and_restore_many_give_what_the_constructor_gives(event):
+def test_restore_many_gives_what_the_constructor_gives(event):
     cls, data = type(event), dataclasses.asdict(event)
-    assert fastpaths.restore(cls, dict(data)) == construct(cls, dict(data)) == event
+    assert construct(cls, dict(data)) == event
     assert fastpaths.restore_many(cls, [dict(data), dict(data)]) == [event, event]
 
 
-def test_restore_declines_dicts_that_do_not_hold_exactly_the_fields():
-    assert fastpaths.restore(orders.ItemAdded, {"order_id": "1"}) is None
-    assert fastpaths.restore(orders.ItemAdded, {"order_id": "1", "item": "a", "extra": 1}) is None
+def test_restore_many_declines_dicts_that_do_not_hold_exactly_the_fields():
+    assert fastpaths.restore_many(orders.ItemAdded, [{"order_id": "1"}]) is None
+    assert fastpaths.restore_many(orders.ItemAdded, [{"order_id": "1", "item": "a", "extra": 1}]) is None
     one_short = [{"order_id": "1", "item": "a"}, {"order_id": "1"}]
     assert fastpaths.restore_many(orders.ItemAdded, one_short) is None
 

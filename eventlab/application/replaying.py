@@ -107,6 +107,6 @@ def decode_each(type_name: str, schema_version: int, payloads: list[dict], strea
     events = []
     for data, stream_id in zip(payloads, stream_ids, strict=True):
         if stream_id not in decoders:
-            decoders[stream_id] = decoder_for(type_name, schema_version, stream_id, adopt=True)
+            decoders[stream_id] = decoder_for(type_name, schema_version, stream_id)
         events.append(decoders[stream_id](data))
     return events

@@ -90,15 +90,12 @@ def decode(type_name: str, data: dict, schema_version: int = 1, *, stream_id: st
     return decoder_for(type_name, schema_version, stream_id)(data)
 
 
-def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *,
-                adopt: bool = False) -> Callable[[dict], object]:
+def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?") -> Callable[[dict], object]:
     """The function that turns stored data of this type and schema version into its domain object.
 
     An old schema version is upgraded first (``eventlab.core.upcasters``); then the
     object is ``cls(**data)``, so its constructor's checks run. Replays look the
-    decoder up once per type instead of once per event. With ``adopt=True`` the
-    event may take the data dict itself as its attributes (``fastpaths.restore``):
-    only for dicts nobody else holds, such as those just parsed from the log.
+    decoder up once per type instead of once per event.
     """
     cls = _registry.get(type_name)
     if cls is None:
@@ -109,10 +106,9 @@ def decoder_for(type_name: str, schema_version: int = 1, stream_id: str = "?", *
     current = getattr(cls, "__eventlab_schema_version__", 1)
     if schema_version != current:  # an old (or too new) shape: upgrade it on the way in
         upgrade, build_current = chain_for(type_name, schema_version, current, stream_id), decoder_for(
-            type_name, current, stream_id, adopt=True)  # the upgraded dict is a new one
+            type_name, current, stream_id)
         return lambda data: build_current(upgrade(data))
-    restore = fastpaths.restore
-    return lambda data: restore(cls, data, adopt=adopt) or construct(cls, data, stream_id)
+    return lambda data: construct(cls, data, stream_id)
 
 
 def construct(cls: type, data: dict, stream_id: str = "?") -> object:

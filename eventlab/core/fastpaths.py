@@ -5,11 +5,12 @@ event, a ``RecordedEvent(...)`` per row, a fold. On a long stream or a whole log
 those steps cost several times the fold itself, so replays take these instead:
 
 - :func:`loads`: orjson where it parses exactly as ``json.loads`` does;
-- :func:`restore` / :func:`restore_many`: an event made the way pickle makes it,
-  its fields set in one step instead of through the frozen ``__init__``. Only for
+- :func:`restore_many`: the events of one type made the way pickle makes them,
+  their fields set in one sweep instead of through the frozen ``__init__``. Only for
   classes whose ``__init__`` does nothing but set the fields (no ``__post_init__``,
   own or inherited; no ``__init__`` of their own), and only for dicts that hold
-  exactly those fields: then ``cls(**data)`` would build the same object;
+  exactly those fields: then ``cls(**data)`` would build the same objects. (Restoring
+  events one at a time was tried too, and was no faster than ``cls(**data)``.);
 - :func:`made_without_init`: a ``RecordedEvent`` from values the store checked already;
 - :func:`gc_paused`: no cyclic garbage collection while objects are only being built.
 
@@ -52,7 +53,7 @@ def loads(text: bytes) -> Any:
 
 @cache
 def restorable_fields(cls: type) -> frozenset[str] | None:
-    """The field names of a dataclass that ``restore`` may build without its ``__init__``, else None.
+    """The field names of a dataclass that ``restore_many`` may build without its ``__init__``, else None.
 
     Restorable: its ``__init__`` is the one ``@dataclass`` wrote (it only sets the
     fields), every field is an ``__init__`` argument, nothing runs after it
@@ -69,23 +70,6 @@ def restorable_fields(cls: type) -> frozenset[str] | None:
             getattr(field, "_field_type", None) is not dataclasses._FIELD for field in fields):
         return None
     return frozenset(field.name for field in fields)
-
-
-def restore(cls: type, data: dict, *, adopt: bool = False) -> object | None:
-    """``cls(**data)`` made without ``__init__``, or None where that would not give the same object.
-
-    With ``adopt=True`` the object takes ``data`` itself as its attributes: only
-    for dicts nobody else holds, such as those just parsed from the log.
-    """
-    fields = restorable_fields(cls)
-    if fields is None or data.keys() != fields:
-        return None
-    event = object.__new__(cls)
-    if adopt:
-        object.__setattr__(event, "__dict__", data)
-    else:
-        event.__dict__.update(data)
-    return event
 
 
 def restore_many(cls: type, payloads: list[dict]) -> list[object] | None:

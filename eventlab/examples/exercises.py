@@ -16,6 +16,7 @@ import pandas as pd
 
 from eventlab.application.handling import handle
 from eventlab.application.projections import Projection, ProjectionError, catch_up
+from eventlab.application.timetravel import state_at
 from eventlab.core.decider import Decider
 from eventlab.core.events import NewEvent, event_type
 from eventlab.core.upcasters import temporary_upcaster
@@ -177,8 +178,6 @@ def check_status_at(store: EventStore, answer: object) -> Verdict:
 
 
 def _status_at(store: EventStore, stream_id: str, moment: datetime) -> str:
-    from eventlab.application.timetravel import state_at
-
     return str(state_at(store, stream_id, orders.decider, as_of=moment).status)
 
 

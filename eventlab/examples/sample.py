@@ -45,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from eventlab.application.sqlmacros import install_macros
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import compact_json, type_name_of
 from eventlab.core.fastpaths import gc_paused
@@ -138,8 +139,6 @@ def demo_store(path: str | Path | None = None, n_orders: int = 1000, seed: int =
     chain), one week at a time: DuckDB imports a week on a second thread while
     Python simulates the next.
     """
-    from eventlab.application.sqlmacros import install_macros
-
     store = EventStore(path)
     try:
         with ThreadPoolExecutor(max_workers=1) as importer:
