@@ -274,8 +274,17 @@ def readout_value(raw: dict) -> int | str:
 
 
 def shown_frame(slider: Any) -> tuple[dict, dict]:
-    """What the TimeSlider shows, raw (readout, handle ...) and in the shape of :meth:`Truth.frame`."""
+    """What the TimeSlider shows, raw (readout, handle ...) and in the shape of :meth:`Truth.frame`.
+
+    On a loaded machine the page was once read while a status count's cell was still empty
+    (a full ``make test`` run, not alone): such a half-drawn table is read again, for up to 5 s.
+    """
     raw = slider.evaluate(SLIDER_SHOWS)
+    for _ in range(50):
+        if all(n for _, n, *_ in raw["statuses"]):
+            break
+        slider.page.wait_for_timeout(100)
+        raw = slider.evaluate(SLIDER_SHOWS)
     orders_line = re.search(r"Orders by status \(([\d,]+) orders\)", raw["system"])
     revenue = re.search(r"Revenue known then: ([\d,.]+)", raw["system"])
     event = re.search(r"^(\w+) (\S+) (v\d+ · position [\d,]+)$", raw["card"], re.M)
