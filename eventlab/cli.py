@@ -96,10 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = command("load", cmd_load, "Append events from a Parquet, CSV or JSON Lines file.",
                    "eventlab load data/orders-sample.parquet --db sample.duckdb",
-                   "eventlab load events.csv --db shop.duckdb   # data as JSON text, times with offsets")
+                   "eventlab load events.csv --db shop.duckdb   # data as JSON text, times with offsets",
+                   "eventlab load process-log.csv --sort         # XES columns: case:concept:name ...",
+                   "eventlab load tickets.csv --stream case --type activity --time ts --prefix ticket- "
+                   "--timezone Europe/Paris")
     load.add_argument("file", type=Path, metavar="FILE",
                       help="columns stream_id, type, data, recorded_at (+ optional metadata, event_id, "
-                           "occurred_at, schema_version, version)")
+                           "occurred_at, schema_version, version); or the XES names; or map them below")
+    load.add_argument("--stream", metavar="COL", help="the column that says which stream (case) it is of")
+    load.add_argument("--type", metavar="COL", help="the column that says what happened (the activity)")
+    load.add_argument("--time", metavar="COL", help="the column that says when it was recorded")
+    load.add_argument("--prefix", default="", metavar="P",
+                      help="put P before every stream id, e.g. ticket- (streams ticket-<case>)")
+    load.add_argument("--sort", action="store_true",
+                      help="order the rows by time (ties keep the file's order); without it, rows that go "
+                           "back in time are refused")
+    load.add_argument("--timezone", metavar="TZ",
+                      help="what times without a UTC offset mean, e.g. Europe/Paris or UTC; without it, "
+                           "they are refused")
 
     export = command("export", cmd_export, "Write every event, in log order, to a Parquet file.",
                      "eventlab export --parquet exported/", "eventlab export --parquet log.parquet")
@@ -189,12 +203,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> None:
-    """Import a file of events, keeping their timestamps."""
+    """Import a file of events, keeping their timestamps; a foreign log's columns mapped as asked."""
     if not args.file.is_file():
         raise CommandError(f"no file at {str(args.file)!r} to load")
-    source = args.file if args.file.suffix.lower() == ".parquet" else read_events(args.file)
+    given = {"stream_id": args.stream, "type": args.type, "recorded_at": args.time}
+    columns = {name: column for name, column in given.items() if column} or None
     with EventStore(args.db) as store:
-        report = store.import_events(source, progress=sys.stderr.isatty())
+        report = store.import_events(args.file, columns=columns, stream_prefix=args.prefix, sort=args.sort,
+                                     timezone=args.timezone, progress=sys.stderr.isatty())
         install_macros(store, orders.decider)
     where = f" (positions {report.first_position:,} to {report.last_position:,})" if report.imported else ""
     print(f"Loaded {report.imported:,} events into {args.db}{where}; "
@@ -310,35 +326,6 @@ def cmd_query(args: argparse.Namespace) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def read_events(path: Path) -> pd.DataFrame:
-    """Read events from CSV or JSON Lines; times must carry a UTC offset (naive ones are refused)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype={"stream_id": str, "type": str, "data": str, "metadata": str,
-                                             "event_id": str, "recorded_at": str, "occurred_at": str})
-        elif suffix in (".jsonl", ".ndjson", ".json"):
-            frame = pd.read_json(path, lines=True, dtype=False)
-        else:
-            raise CommandError(f"cannot load {str(path)!r}: give a .parquet, .csv or .jsonl "
-                               f"(JSON Lines) file")
-        for column in ("recorded_at", "occurred_at"):
-            if column in frame:
-                frame[column] = _aware_times(frame[column], column)
-    except ValueError as exc:
-        raise CommandError(f"cannot read {str(path)!r}: {_one_line(exc)}") from None
-    return frame
-
-
-def _aware_times(values: pd.Series, column: str) -> pd.Series:
-    given = values.dropna().astype(str)
-    naive = given[~given.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)]
-    if len(naive):
-        raise CommandError(f"{column} {naive.iloc[0]!r} (row {naive.index[0]}) has no UTC offset, so it "
-                           f"means a different moment in each time zone; write times in {_TIME_FORMAT}")
-    return pd.to_datetime(values, format="ISO8601", utc=True)
 
 
 def _open(db: Path) -> EventStore:

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from eventlab.core.events import to_json
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.storage import chain
+from eventlab.storage import chain, mapping
 
 if TYPE_CHECKING:
     from eventlab.storage.store import EventStore
@@ -62,17 +62,31 @@ class ImportReport:
     last_position: int | None
 
 
-def import_events(store: EventStore, source: pd.DataFrame | str | Path, *, progress: bool = False
-                  ) -> ImportReport:
+def import_events(store: EventStore, source: pd.DataFrame | str | Path, *,
+                  columns: dict[str, str] | None = None, stream_prefix: str = "", sort: bool = False,
+                  timezone: str | None = None, progress: bool = False) -> ImportReport:
     """Append historical events in bulk, in the order given, keeping their ``recorded_at``.
 
-    ``source`` is a DataFrame or a Parquet file with the columns ``stream_id``,
-    ``type``, ``data`` (JSON text or dicts) and ``recorded_at`` (timezone-aware,
-    never decreasing, not before the newest event already stored), and optionally
-    ``metadata``, ``event_id``, ``occurred_at``, ``schema_version`` and ``version``
-    (checked against the versions the import assigns). Rows whose ``event_id`` is
-    already stored are skipped, so re-importing a file is harmless.
+    ``source`` is a DataFrame or a file (Parquet, CSV or JSON Lines) with the columns
+    ``stream_id``, ``type``, ``data`` (JSON text or dicts) and ``recorded_at``
+    (timezone-aware, never decreasing, not before the newest event already stored),
+    and optionally ``metadata``, ``event_id``, ``occurred_at``, ``schema_version``
+    and ``version`` (checked against the versions the import assigns). Rows whose
+    ``event_id`` is already stored are skipped, so re-importing a file is harmless.
+
+    A foreign log is mapped first (``eventlab.storage.mapping``): ``columns`` says
+    which of its columns is ``stream_id``, ``type``, ``recorded_at`` (and maybe
+    ``occurred_at``, ``event_id``); the XES names need no mapping; every other
+    column becomes the event's data. ``stream_prefix`` goes before every stream id,
+    ``sort=True`` orders rows by time (ties keep their order), and ``timezone``
+    says what naive times mean. Anything refused leaves the store as it was.
     """
+    options = columns is not None or stream_prefix or sort or timezone is not None
+    text = isinstance(source, (str, Path)) and Path(source).suffix.lower() != ".parquet"  # times as text
+    if isinstance(source, (str, Path)) and (options or text):
+        source = mapping.read_table(source)
+    if isinstance(source, pd.DataFrame) and (options or text or mapping.needs_mapping(source, columns)):
+        source = mapping.to_events(source, columns, stream_prefix=stream_prefix, sort=sort, timezone=timezone)
     with store._lock:
         store.check_writable()
         if store.in_unit_of_work:
@@ -160,7 +174,9 @@ def _check_columns(con) -> dict[str, str]:
     if missing or unknown:
         raise InvalidEventError(
             f"the import needs the columns {', '.join(REQUIRED)} (optional: {', '.join(OPTIONAL)}); "
-            f"missing: {missing or 'none'}, unknown: {unknown or 'none'}. Rename or drop columns first."
+            f"missing: {missing or 'none'}, unknown: {unknown or 'none'}. Rename or drop columns first, or "
+            f"map a foreign log's columns: columns={{'stream_id': ..., 'type': ..., 'recorded_at': ...}} "
+            f"(eventlab load FILE --stream COL --type COL --time COL); its other columns become the data."
         )
     for column in ("recorded_at", "occurred_at"):
         if column in columns and columns[column] not in ("TIMESTAMP WITH TIME ZONE", '"NULL"', "NULL"):

@@ -202,12 +202,16 @@ class EventStore:
         """True while a ``unit_of_work()`` block is open."""
         return self._uow is not None
 
-    def import_events(self, source: pd.DataFrame | str | Path, *, progress: bool = False):
-        """Bulk-import historical events (a DataFrame or a Parquet file) with their own timestamps.
+    def import_events(self, source: pd.DataFrame | str | Path, *, columns: dict[str, str] | None = None,
+                      stream_prefix: str = "", sort: bool = False, timezone: str | None = None,
+                      progress: bool = False):
+        """Bulk-import historical events (a DataFrame, or a Parquet, CSV or JSON Lines file) with their
+        own timestamps; a foreign log's columns are mapped with ``columns`` (the XES names need none).
 
         See :func:`eventlab.storage.bulk.import_events` for the columns it takes.
         """
-        return bulk.import_events(self, source, progress=progress)
+        return bulk.import_events(self, source, columns=columns, stream_prefix=stream_prefix, sort=sort,
+                                  timezone=timezone, progress=progress)
 
     def export_parquet(self, path: str | Path) -> Path:
         """Write the whole log, in global order, to one Parquet file; returns its path."""
