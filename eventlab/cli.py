@@ -98,11 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "eventlab load data/orders-sample.parquet --db sample.duckdb",
                    "eventlab load events.csv --db shop.duckdb   # data as JSON text, times with offsets",
                    "eventlab load process-log.csv --sort         # XES columns: case:concept:name ...",
+                   "eventlab load process.xes --format xes --sort",
+                   "eventlab load bus.jsonl --format cloudevents --sort",
                    "eventlab load tickets.csv --stream case --type activity --time ts --prefix ticket- "
                    "--timezone Europe/Paris")
     load.add_argument("file", type=Path, metavar="FILE",
                       help="columns stream_id, type, data, recorded_at (+ optional metadata, event_id, "
                            "occurred_at, schema_version, version); or the XES names; or map them below")
+    load.add_argument("--format", choices=["cloudevents", "xes", "eventsourcing"],
+                      help="read FILE as CloudEvents (JSON Lines or a JSON batch), an XES event log, or the "
+                           "SQLite file of an application built with the eventsourcing library")
     load.add_argument("--stream", metavar="COL", help="the column that says which stream (case) it is of")
     load.add_argument("--type", metavar="COL", help="the column that says what happened (the activity)")
     load.add_argument("--time", metavar="COL", help="the column that says when it was recorded")
@@ -208,8 +213,9 @@ def cmd_load(args: argparse.Namespace) -> None:
         raise CommandError(f"no file at {str(args.file)!r} to load")
     given = {"stream_id": args.stream, "type": args.type, "recorded_at": args.time}
     columns = {name: column for name, column in given.items() if column} or None
+    source = getattr(eventlab.sources, args.format)(args.file) if args.format else args.file
     with EventStore(args.db) as store:
-        report = store.import_events(args.file, columns=columns, stream_prefix=args.prefix, sort=args.sort,
+        report = store.import_events(source, columns=columns, stream_prefix=args.prefix, sort=args.sort,
                                      timezone=args.timezone, progress=sys.stderr.isatty())
         install_macros(store, orders.decider)
     where = f" (positions {report.first_position:,} to {report.last_position:,})" if report.imported else ""

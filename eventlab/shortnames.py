@@ -26,6 +26,7 @@ SHORT_NAMES = {
     "timetravel": "eventlab.application.timetravel",
     "projections": "eventlab.application.projections",
     "sqlmacros": "eventlab.application.sqlmacros",
+    "sources": "eventlab.application.sources",
     "viz": "eventlab.lab.viz",
     "widgets": "eventlab.lab.widgets",
     "determinism": "eventlab.lab.determinism",
