@@ -217,7 +217,7 @@ def cmd_load(args: argparse.Namespace) -> None:
     with EventStore(args.db) as store:
         report = store.import_events(source, columns=columns, stream_prefix=args.prefix, sort=args.sort,
                                      timezone=args.timezone, progress=sys.stderr.isatty())
-        install_macros(store, orders.decider)
+        install_macros(store, *_deciders_with_streams(store))
     where = f" (positions {report.first_position:,} to {report.last_position:,})" if report.imported else ""
     print(f"Loaded {report.imported:,} events into {args.db}{where}; "
           f"{report.skipped:,} were stored already and skipped.")
@@ -275,7 +275,7 @@ def cmd_history(args: argparse.Namespace) -> None:
 def cmd_sql(args: argparse.Namespace) -> None:
     """Run any SQL on a read-only connection, with the time-travel macros available."""
     with _open(args.db) as store:
-        install_macros(store, orders.decider)
+        install_macros(store, *_deciders_with_streams(store))
         relation = store.sql(args.query)
         if relation is None:
             print("ok")
@@ -302,8 +302,8 @@ def cmd_info(args: argparse.Namespace) -> None:
             FROM events GROUP BY category ORDER BY count(*) DESC""")
         types = store.counts_df()
         macros = [row[0] for row in store.rows(
-            "SELECT function_name FROM duckdb_functions() WHERE function_name IN ('events_as_of', "
-            "'order_states_as_of') AND NOT internal")]
+            "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table_macro' "
+            "AND NOT internal ORDER BY 1")]
     print(f"store:     {args.db} ({args.db.stat().st_size / 1e6:,.1f} MB)")
     print(f"events:    {events:,}")
     print(f"streams:   {streams:,} (" + ", ".join(f"{c}: {n:,}" for c, n, _ in categories) + ")")
@@ -311,7 +311,7 @@ def cmd_info(args: argparse.Namespace) -> None:
         print(f"recorded:  {_iso(first)} to {_iso(last)}")
         print(f"late:      {late:,} events happened (occurred_at) before they were recorded")
         print("examples:  " + ", ".join(example for *_, example in categories))
-    print("macros:    " + ("installed: SELECT * FROM events_as_of(...), order_states_as_of(...) ..."
+    print("macros:    " + ("installed: " + ", ".join(f"{name}(...)" for name in macros)
                            if macros else "not installed (eventlab sql installs them for its session)"))
     print("types:")
     for type_, count in types.itertuples(index=False):
@@ -362,6 +362,12 @@ def _decider_for(store: EventStore, stream_id: str, given: Decider | None = None
                            f"{examples or 'order-000001'} (eventlab info lists more)")
     category = stream_id.split("-", 1)[0]
     return given or DECIDERS.get(category) or eventlab.latest_values(category)
+
+
+def _deciders_with_streams(store: EventStore) -> list[Decider]:
+    """The shop's deciders with a state SQL whose streams the store holds: the ones worth SQL macros."""
+    return [decider for category, decider in DECIDERS.items() if decider.state_sql
+            and store.rows("SELECT 1 FROM events WHERE starts_with(stream_id, ?) LIMIT 1", [f"{category}-"])]
 
 
 def _largest_category(store: EventStore) -> str:
