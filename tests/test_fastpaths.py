@@ -123,3 +123,19 @@ def test_a_class_with_its_own_init_is_never_restored_around_it():
             object.__setattr__(self, "x", abs(x))
 
     assert fastpaths.restorable_fields(Custom) is None
+
+
+def test_a_class_with_an_init_only_variable_or_a_field_outside_init_is_never_restored():
+    @dataclasses.dataclass(frozen=True)
+    class WithInitVar:
+        x: int
+        scale: dataclasses.InitVar[int] = 1
+
+    @dataclasses.dataclass(frozen=True)
+    class WithDerived:
+        x: int
+        doubled: int = dataclasses.field(init=False, default=0)
+
+    assert fastpaths.restorable_fields(WithInitVar) is None
+    assert fastpaths.restorable_fields(WithDerived) is None
+    assert fastpaths.restorable_fields(orders.OrderPaid) == {"order_id", "amount", "currency"}
