@@ -7,7 +7,7 @@ event's data or metadata::
 
     store.import_events(eventlab.sources.cloudevents("bus.jsonl"), sort=True)
     store.import_events(eventlab.sources.xes("process.xes"), sort=True)
-    store.import_events(eventlab.sources.eventsourcing("app.sqlite"))
+    store.import_events(eventlab.sources.eventsourcing("app.sqlite"))   # or "postgresql://..."
 
 ``eventlab load FILE --format cloudevents|xes|eventsourcing`` does the same from the command line.
 """
