@@ -139,3 +139,14 @@ def test_the_python_api_maps_the_same_way(process_log):
     assert report.imported == len(frame) and store.streams("p-")
     again = store.import_events(frame, sort=True, stream_prefix="p-")  # ids come from the rows' content
     assert (again.imported, again.skipped, store.count()) == (0, len(frame), len(frame))
+
+
+def test_an_empty_time_and_unusual_line_breaks_in_the_data_are_handled(tmp_path):
+    store = eventlab.EventStore()
+    rows = pd.DataFrame({"case": ["1", "1"], "activity": ["Open", "Note"],
+                         "ts": ["2024-05-06T09:00:00Z", None], "text": ["a\u2028b", "c\nd"]})
+    with pytest.raises(eventlab.InvalidEventError, match="row 2: column 'ts' is empty"):
+        store.import_events(rows, columns={"stream_id": "case", "type": "activity", "recorded_at": "ts"})
+    rows["ts"] = ["2024-05-06T09:00:00Z", "2024-05-06T09:05:00Z"]
+    store.import_events(rows, columns={"stream_id": "case", "type": "activity", "recorded_at": "ts"})
+    assert [e.data["text"] for e in store.read("1")] == ["a\u2028b", "c\nd"]

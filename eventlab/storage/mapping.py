@@ -81,6 +81,11 @@ def to_events(frame: pd.DataFrame, columns: dict[str, str] | None = None, *, str
         frame = _mapped(frame, named)
     if stream_prefix:
         frame = frame.assign(stream_id=stream_prefix + frame["stream_id"].astype(str))
+    if "recorded_at" in frame and frame["recorded_at"].isna().any():
+        row = int(frame["recorded_at"].isna().to_numpy().nonzero()[0][0])
+        column = named.get("recorded_at", "recorded_at")
+        raise InvalidEventError(f"row {row + 1}: column {column!r} is empty; every event needs the time it "
+                                f"was recorded")
     for column in ("recorded_at", "occurred_at"):
         if column in frame:
             frame[column] = _aware(frame[column], named.get(column, column), timezone)
@@ -128,7 +133,7 @@ def _mapped(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
         events[name] = _names(frame[mapping[name]], mapping[name])
     if rest:  # pandas writes every row's object at C speed; dates as ISO 8601, missing values as null
         lines = frame[rest].to_json(orient="records", lines=True, date_format="iso", date_unit="us")
-        events["data"] = lines.splitlines() if len(frame) else []
+        events["data"] = lines.rstrip("\n").split("\n") if len(frame) else []  # "\n" only between rows
     else:
         events["data"] = "{}"
     return events
