@@ -123,7 +123,6 @@ class EventStore:
         self._head: _Head | None = None
         self._versions: dict[str, int] | None = None
         self._uow: _UnitOfWork | None = None
-        self._has_snapshots: bool | None = None
         self._generation = 0
         """bumped whenever appends are rolled back, so caches built on them know they are stale"""
         self.snapshot_policies: dict[str, int] = {}
