@@ -30,15 +30,14 @@ WITH streams AS (
 ), fields AS (                -- every top-level field of every event's data, with where it was set
     SELECT stream_id, position, unnest(json_keys(data)) AS field, data FROM stream_events
 ), latest AS (                -- a field named like a summary column is kept as data.<name>
-    SELECT stream_id, CASE WHEN field IN ('stream_id', 'events', 'first_at', 'last_at', 'last_type')
-                           THEN 'data.' || field ELSE field END AS field,
+    SELECT stream_id, CASE WHEN field IN ({taken}) THEN 'data.' || field ELSE field END AS field,
            arg_max(data -> field, position) AS value
     FROM fields GROUP BY stream_id, field
 )
 SELECT s.*, coalesce(l.fields, '{}')::VARCHAR AS fields
 FROM streams s LEFT JOIN (SELECT stream_id, json_group_object(field, value) AS fields
                           FROM latest GROUP BY stream_id) l USING (stream_id)
-"""
+""".replace("{taken}", ", ".join(f"'{name}'" for name in ("stream_id", *SUMMARY_FIELDS)))
 """One row per stream: the summary columns, and ``fields``, a JSON object of each field's latest value."""
 
 
@@ -52,7 +51,7 @@ def evolve(state: dict[str, Any], event: RecordedEvent) -> dict[str, Any]:
 
 def _outside_summary(data: dict[str, Any]) -> dict[str, Any]:
     """Data fields named like a summary column are kept as ``data.<name>``, so neither hides the other."""
-    return {f"data.{name}" if name in SUMMARY_FIELDS or name == "stream_id" else name: value
+    return {f"data.{name}" if name in ("stream_id", *SUMMARY_FIELDS) else name: value
             for name, value in data.items()}
 
 

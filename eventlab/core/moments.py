@@ -7,9 +7,18 @@ so eventlab refuses it wherever a moment goes in (an ``as_of``, an event's
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from eventlab.errors import EventLabError, UsageError
+
+UTC_OFFSET = r"(?:[Zz]|[+-]\d\d:?\d\d)$"
+"""How a time written as text ends when it says its UTC offset: ``Z``, ``+02:00`` or ``+0200``."""
+
+
+def has_utc_offset(text: str) -> bool:
+    """Whether a time written as text says its UTC offset (a naive one means a different moment per zone)."""
+    return re.search(UTC_OFFSET, text) is not None
 
 
 def utc_now() -> datetime:

@@ -39,7 +39,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 from matplotlib.ticker import MaxNLocator
 
-from eventlab.application.timetravel import history, state_columns, state_row
+from eventlab.application.timetravel import DECODE_ROWS, history, state_columns, state_row
 from eventlab.core.decider import Decider, Summary, replay
 from eventlab.core.events import declared_colors
 from eventlab.errors import UsageError
@@ -272,10 +272,6 @@ def _changes_python(store: EventStore, decider: Decider, summary: Summary, prefi
     start = float(initial.get(summary.total) or 0) if summary.total is not None else 0.0
     frame["total_before"] = frame["total"].groupby(frame["stream_id"].to_numpy()).shift(fill_value=start)
     return _changes_frame(frame, codes, values, summary)
-
-
-DECODE_ROWS = 100_000
-"""at most how many events :func:`changes` holds at once when it replays in Python"""
 
 
 def _code_type(values: list) -> type:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from eventlab.core.moments import UTC_OFFSET
 from eventlab.errors import InvalidEventError, StoreError, shown
 
 EVENT_COLUMNS = ("stream_id", "type", "recorded_at", "occurred_at", "event_id")
@@ -156,7 +157,7 @@ def _aware(values: pd.Series, column: str, timezone: str | None) -> pd.Series:
     if pd.api.types.is_datetime64_dtype(values):
         return _localized(values, column, timezone, values.dropna().astype(str))
     given = values.dropna().astype(str)
-    with_offset = given.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    with_offset = given.str.contains(UTC_OFFSET, regex=True)
     if with_offset.any() and not with_offset.all():
         row = int(with_offset.index[~with_offset.to_numpy()][0])
         raise InvalidEventError(f"row {row + 1}: column {column!r} is {given[row]!r}, with no UTC offset, "

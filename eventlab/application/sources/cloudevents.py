@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from eventlab.core.moments import has_utc_offset
 from eventlab.errors import InvalidEventError, shown
 
 IDS = uuid.UUID("2f7f5e3a-97a4-4d56-8a7b-b0c3f8a5d6e1")
@@ -77,7 +77,7 @@ def _row(event: Any, where: str) -> dict[str, Any]:
         raise InvalidEventError(
             f"{where} has no {', '.join(missing)}; a CloudEvent needs specversion, id, source and type, and "
             f"eventlab needs its time too (when it was recorded), e.g. \"time\": \"2024-05-06T09:00:00Z\"")
-    if not re.search(r"(?:Z|z|[+-]\d\d:\d\d)$", str(event["time"])):
+    if not has_utc_offset(str(event["time"])):
         raise InvalidEventError(f"{where}: time {event['time']!r} has no UTC offset; CloudEvents times are "
                                 f"RFC 3339, e.g. 2024-05-06T09:00:00Z or 2024-05-06T11:00:00+02:00")
     metadata = {name: value for name, value in event.items() if name not in ENVELOPE}
