@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -265,12 +265,26 @@ def _git(*args: str) -> str:
         return ""
 
 
+def only(size: Size, phases: list[str] | None) -> Size:
+    """The size with only the phases asked for, in its order (append-batched kept: it builds the store)."""
+    if not phases:
+        return size
+    unknown = set(phases) - set(size.phases)
+    if unknown:
+        raise SystemExit(f"--phases: {', '.join(sorted(unknown))} not among {', '.join(size.phases)}")
+    keep = {*phases, "append-batched"}
+    return replace(size, phases=tuple(phase for phase in size.phases if phase in keep))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(RUNS), default="smoke")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON results")
     parser.add_argument("--no-full", action="store_true", help="with --size scale: only the 1M run")
     parser.add_argument("--workdir", type=Path, help="keep the database files here (default: a temp folder)")
+    parser.add_argument("--phases", type=lambda text: text.split(","), metavar="A,B",
+                        help="run only these phases (append-batched, which builds the store the others "
+                             "read, always runs first)")
     args = parser.parse_args(argv)
     try:
         import eventsourcing  # noqa: F401
@@ -278,11 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         log("the peer library is missing: pip install 'eventsourcing==9.5.6' (or pip install -e '.[dev]')")
         return 2
     report = {"workload": "orders-v1", "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": f"python -m benchmarks.run --size {args.size}", "machine": machine(), "runs": []}
+              "command": " ".join(["python -m benchmarks.run", *(sys.argv[1:] if argv is None else argv)]),
+              "machine": machine(), "runs": []}
     with tempfile.TemporaryDirectory(prefix="eventlab-bench-") as temp:
         workdir = args.workdir or Path(temp)
         for name in RUNS[args.size][1:] if args.no_full and args.size == "scale" else RUNS[args.size]:
-            run = run_size(SIZES[name], workdir)
+            run = run_size(only(SIZES[name], args.phases), workdir)
             report["runs"].append(run)
             print(f"\n## {name}: {run['size']['n_orders']:,} orders, long stream "
                   f"{run['size']['long_items']:,} events\n\n{table(run)}\n")
