@@ -27,6 +27,7 @@ SHORT_NAMES = {
     "projections": "eventlab.application.projections",
     "sqlmacros": "eventlab.application.sqlmacros",
     "sources": "eventlab.application.sources",
+    "spark": "eventlab.application.spark",
     "viz": "eventlab.lab.viz",
     "widgets": "eventlab.lab.widgets",
     "determinism": "eventlab.lab.determinism",

@@ -50,7 +50,7 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     event the state is ``decider.initial_state``; events recorded exactly at
     ``as_of`` are included.
     """
-    _one_point(version=version, position=position, as_of=as_of)
+    check_point(version=version, position=position, as_of=as_of)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
         raise UsageError(f"version must be an int >= 0, got {version!r}")
     where, params = _bound_sql(position, as_of, time)
@@ -92,7 +92,7 @@ def states_at(store: EventStore, decider: Decider, *, position: int | None = Non
     in one vectorized query (``method="auto"`` or ``"sql"``); otherwise each
     stream is replayed in Python. Both give the same table.
     """
-    _one_point(position=position, as_of=as_of)
+    check_point(position=position, as_of=as_of)
     if method not in ("auto", "sql", "python"):
         raise UsageError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
     if method == "sql" and decider.state_sql is None:
@@ -131,7 +131,8 @@ def state_row(state: Any) -> dict[str, Any]:
     return {name: value.value if isinstance(value, enum.Enum) else value for name, value in fields.items()}
 
 
-def _one_point(**points: Any) -> None:
+def check_point(**points: Any) -> None:
+    """Refuse more than one point of time, and a position or moment that is not one."""
     given = [name for name, value in points.items() if value is not None]
     if len(given) > 1:
         raise UsageError(f"give one of {', '.join(points)}, not {' and '.join(given)}")
