@@ -169,7 +169,8 @@ def _folded(events: DataFrame, decider: Decider, every_event: bool) -> DataFrame
     folded = rows.groupBy("stream_id").applyInPandas(
         fold, "stream_id STRING, position BIGINT, state STRING, kinds STRING").cache()
     kinds: dict[str, set[str]] = {}
-    for name, kind in folded.select(F.explode(F.from_json("kinds", "MAP<STRING, STRING>"))).distinct().collect():
+    seen = folded.select(F.explode(F.from_json("kinds", "MAP<STRING, STRING>"))).distinct()
+    for name, kind in seen.collect():
         kinds.setdefault(name, set()).add(kind)
     known = [*leading, *state_columns(decider)]
     columns = known + sorted(set(kinds) - set(known))
