@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -85,8 +86,8 @@ def _store(log, gaps) -> eventlab.EventStore:
 def _plain(value):
     if hasattr(value, "tolist"):
         value = value.tolist()
-    if isinstance(value, float) and math.isnan(value):
-        return None
+    if value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None  # a missing value: NaN, <NA> and None alike
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if isinstance(value, dt.datetime) and value.tzinfo is None:
