@@ -143,6 +143,6 @@ def test_the_state_sql_spark_runs_is_translated_not_copied():
 
 def test_a_dataset_that_is_not_partitioned_is_refused(spark, tmp_path):
     store = _store([("order-1", orders.OrderPlaced("1", 7, ["a"]))], [1])
-    one_day = next(store.export_parquet(tmp_path / "lake", partition_by="day").iterdir())  # no day=... above it
+    one_day = next(store.export_parquet(tmp_path / "lake", partition_by="day").iterdir())  # no day= above
     with pytest.raises(eventlab.UsageError, match="partition_by='day'"):
         eventlab.spark.read_events(spark, str(one_day))
