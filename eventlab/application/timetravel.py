@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventlab.application import replaying, snapshots
+from eventlab.application import latest_values, replaying, snapshots
 from eventlab.core import fastpaths
 from eventlab.core.decider import Decider, fold_events, replay
 from eventlab.core.events import RecordedEvent
@@ -176,15 +176,17 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
     # NOT MATERIALIZED: each use of stream_events in the state SQL is its own scan of events, which
     # reads only the rows and columns that use needs, instead of one buffered copy of every event
     # (JSON data included) shared by all uses.
-    query = f"""
+    with_stream_events = f"""
         WITH stream_events AS NOT MATERIALIZED (
             SELECT * FROM events WHERE starts_with(stream_id, ?) AND {where}
-        )
-        SELECT * FROM ({decider.state_sql})"""
+        )"""
+    query = f"{with_stream_events} SELECT * FROM ({decider.state_sql})"
     columns = ["stream_id", *state_columns(decider), *([decider.spread] if decider.spread else [])]
     table = frame = None
     with store.connection() as con:
         try:
+            if decider.spread and decider.state_sql == latest_values.STATE_SQL:  # its fast form
+                return latest_values.frame_by_field(con, with_stream_events, [prefix, *params])
             relation = con.sql(query, params=[prefix, *params])
             if sorted(relation.columns) != sorted(columns):
                 raise UsageError(
