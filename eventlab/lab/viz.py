@@ -500,8 +500,7 @@ def _total_panels(ax: Axes, late: Axes, frame: pd.DataFrame, summary: Summary) -
                       linewidth=0)
     late.set_ylabel(f"{total}, not\nrecorded yet")
     late.set_ylim(bottom=0)
-    late.set_title(f"Late news: {total} that had already happened but was not recorded yet "
-                   f"(its own scale, far smaller than the panel above)")
+    late.set_title(f"Late news: {total} already, not recorded yet (its own, smaller scale)")
 
 
 def transitions(source: Source, decider: Decider, *, by: str | None = None,
