@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -407,3 +409,37 @@ def test_the_address_upcaster_check_leaves_no_upcaster_behind():
     before = dict(UPCASTERS)
     check_address_upcaster(lambda data: {**data, "country": "BE"})
     assert before == UPCASTERS
+
+
+# -- the course: an exercise in every notebook from 1 to 10, all solved in the solutions notebook -------
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def stored_text(path: Path) -> list[str]:
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
+
+
+@pytest.mark.parametrize("number", range(1, 11))
+def test_every_notebook_from_1_to_10_has_an_exercise_waiting_for_the_learner(number):
+    (path,) = NOTEBOOKS.glob(f"{number:02d}-*.ipynb")
+    waiting = [text for text in stored_text(path) if text.startswith("❌ Not yet:")]
+    assert waiting, f"{path.name} has no exercise whose check says 'Not yet'"
+
+
+def test_the_solutions_notebook_passes_every_check_of_notebooks_1_to_10():
+    verdicts = [t for t in stored_text(NOTEBOOKS / "solutions" / "01-10-solutions.ipynb") if t[:1] in "✅❌"]
+    assert len(verdicts) == 11 and all(v.startswith("✅") for v in verdicts), verdicts
+
+
+def test_what_a_placeholder_gets_is_plain_text(shop_300):
+    """The learner's untouched cell shows one line of plain text: Markdown backticks would print literally."""
+    for verdict in (check_replay(unwritten), check_open_order(unwritten), check_loyalty_card(None),
+                    check_paid_on_tuesday(shop_300, None), check_waiting_on_sundays(shop_300, None),
+                    check_waiting_orders(None, None, None), check_revenue_consumer(unwritten),
+                    check_snapshot_policy(unwritten), check_address_upcaster(unwritten),
+                    check_hours_to_ship(shop_300, None), check_quick_payers(shop_300, None)):
+        shown = repr(verdict)
+        assert shown.startswith("❌ Not yet: ") and "`" not in shown and "\n" not in shown
