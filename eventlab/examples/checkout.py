@@ -320,8 +320,8 @@ def evolve_checkout(state: Checkout, event: object) -> Checkout:
             return replace(state, status="Completed")
         case CheckoutTimedOut():
             return replace(state, status="TimedOut", pay_by=None)
-        case CheckoutCancelled():
-            return replace(state, status="Cancelled", pay_by=None)
+        case CheckoutCancelled(order_id=order_id):  # perhaps its first event: an order it could not price
+            return replace(state, order_id=order_id, status="Cancelled", pay_by=None)
         case CheckoutCompensated():
             return replace(state, status="Compensated")
     return state
@@ -358,8 +358,8 @@ def decide_checkout(trigger: RecordedEvent | Timeout, state: Checkout) -> list[o
 
 def sends(event: object, state: Checkout) -> list[Send]:
     """The commands each step of the process asks the other aggregates for."""
-    order, payment, shipment = (orders.stream_id(state.order_id), f"payment-{state.order_id}",
-                                f"shipment-{state.order_id}")
+    order, payment, shipment = (orders.stream_id(event.order_id), f"payment-{event.order_id}",
+                                f"shipment-{event.order_id}")
     match event:
         case CheckoutStarted(order_id, _, amount, _):
             return [Send(payments, payment, RequestPayment(order_id, amount))]
