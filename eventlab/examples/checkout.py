@@ -77,21 +77,21 @@ class PaymentRequested:
     amount: float
 
 
-@event_type("PaymentCaptured", color="#2ca02c")
+@event_type("PaymentCaptured", color="#17becf")
 @dataclass(frozen=True)
 class PaymentCaptured:
     order_id: str
     amount: float
 
 
-@event_type("PaymentDeclined", color="#d62728")
+@event_type("PaymentDeclined", color="#ff9896")
 @dataclass(frozen=True)
 class PaymentDeclined:
     order_id: str
     reason: str
 
 
-@event_type("PaymentRefunded", color="#ff9896")
+@event_type("PaymentRefunded", color="#e377c2")
 @dataclass(frozen=True)
 class PaymentRefunded:
     order_id: str
@@ -99,7 +99,7 @@ class PaymentRefunded:
     reason: str
 
 
-@event_type("PaymentCancelled", color="#7f7f7f")
+@event_type("PaymentCancelled", color="#c7c7c7")
 @dataclass(frozen=True)
 class PaymentCancelled:
     order_id: str
@@ -248,7 +248,7 @@ def _require_status(state: Payment | Shipment, status: str, command: object, wha
 # --- the checkout process: its own events, state and rules -----------------------------------
 
 
-@event_type("CheckoutStarted", color="#aec7e8")
+@event_type("CheckoutStarted", color="#dbdb8d")
 @dataclass(frozen=True)
 class CheckoutStarted:
     """The process began for a placed order: it asks for ``amount`` and waits until ``pay_by``."""
@@ -259,20 +259,20 @@ class CheckoutStarted:
     pay_by: str  # ISO 8601, UTC
 
 
-@event_type("CheckoutPaid", color="#98df8a")
+@event_type("CheckoutPaid", color="#bcbd22")
 @dataclass(frozen=True)
 class CheckoutPaid:
     order_id: str
     amount: float
 
 
-@event_type("CheckoutCompleted", color="#2ca02c")
+@event_type("CheckoutCompleted", color="#637939")
 @dataclass(frozen=True)
 class CheckoutCompleted:
     order_id: str
 
 
-@event_type("CheckoutTimedOut", color="#bcbd22")
+@event_type("CheckoutTimedOut", color="#ffbb78")
 @dataclass(frozen=True)
 class CheckoutTimedOut:
     order_id: str
@@ -286,7 +286,7 @@ class CheckoutCancelled:
     reason: str
 
 
-@event_type("CheckoutCompensated", color="#d62728")
+@event_type("CheckoutCompensated", color="#7b4173")
 @dataclass(frozen=True)
 class CheckoutCompensated:
     """A step failed after the money was taken: refund it and cancel the order."""
