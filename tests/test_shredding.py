@@ -113,3 +113,15 @@ def test_the_key_store_survives_a_reopen(tmp_path):
     keys.close()
     reopened = PersonalData(KeyStore(tmp_path / "keys.duckdb"))
     assert reopened.reveal(sealed) == "A" and reopened.keys.people() == ["member-a"]
+
+
+def test_a_backup_keeps_the_keys_of_people_forgotten_after_it(tmp_path):
+    keys = KeyStore(tmp_path / "keys.duckdb")
+    pii = PersonalData(keys)
+    sealed = pii.seal("member-a", "A")
+    keys.backup(tmp_path / "backup.duckdb")
+    pii.forget("member-a")
+    assert pii.reveal(sealed) == FORGOTTEN
+    assert PersonalData(KeyStore(tmp_path / "backup.duckdb")).reveal(sealed) == "A"
+    with pytest.raises(eventlab.StoreError, match="exists already"):
+        keys.backup(tmp_path / "backup.duckdb")

@@ -98,14 +98,29 @@ class KeyStore:
                 self._rewrite()
             return found
 
+    def backup(self, path: str | Path) -> Path:
+        """Copy every key into a new key store file at ``path`` (which must not exist); returns its path.
+
+        A copy of the open file would miss what is still in its write-ahead log.
+        Remember that a backup keeps the keys of everyone forgotten after it was made.
+        """
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{str(path)!r} exists already; give the backup a new file name")
+        with self._lock:
+            self._con.execute(f"ATTACH '{_quoted(path)}' AS copy")
+            try:
+                self._con.execute(f"CREATE TABLE copy.person_keys {_COLUMNS}")
+                self._con.execute("INSERT INTO copy.person_keys SELECT * FROM person_keys ORDER BY person")
+            finally:
+                self._con.execute("DETACH copy")
+        return path
+
     def _rewrite(self) -> None:
         """Copy the keys into a new file and put it in the old one's place, leaving no freed block behind."""
         fresh = self.path.with_name(self.path.name + ".rewrite")
         fresh.unlink(missing_ok=True)
-        self._con.execute(f"ATTACH '{_quoted(fresh)}' AS fresh")
-        self._con.execute(f"CREATE TABLE fresh.person_keys {_COLUMNS}")
-        self._con.execute("INSERT INTO fresh.person_keys SELECT * FROM person_keys ORDER BY person")
-        self._con.execute("DETACH fresh")
+        self.backup(fresh)
         self._con.close()
         Path(f"{self.path}.wal").unlink(missing_ok=True)  # closing checkpointed it into the old file
         fresh.replace(self.path)
