@@ -82,3 +82,20 @@ def test_fit_right_and_wrong():
     assert not everywhere and "everywhere" in everywhere.message and "telemetry" in everywhere.message
     assert "missing" in practice.check_fit({"ledger": "event sourcing"}).message
     assert "not ['maybe']" in practice.check_fit({**right, "orders": "maybe"}).message
+
+
+def test_the_figures_notebook_17_cites_are_what_docs_benchmarks_md_says():
+    from pathlib import Path
+
+    from eventlab.examples import measured
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md").read_text()
+    results = page.split("## Results: full size", 1)[1].split("\n## ", 1)[0]
+    for figure in measured.FIGURES:
+        rows = [line for line in results.splitlines() if line.startswith(figure.row)]
+        assert len(rows) == 1, f"{figure.row!r} is not one row of the full-size results any more"
+        stated = float(rows[0].split("|")[3].strip().replace(",", ""))
+        in_table_unit = figure.value / 1000 if "seconds" in figure.row else figure.value
+        assert stated == in_table_unit, (
+            f"docs/benchmarks.md now says {stated} for {figure.what!r}; update eventlab/examples/measured.py, "
+            f"its SOURCE, and notebook 17")
