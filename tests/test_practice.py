@@ -97,5 +97,5 @@ def test_the_figures_notebook_17_cites_are_what_docs_benchmarks_md_says():
         stated = float(rows[0].split("|")[3].strip().replace(",", ""))
         in_table_unit = figure.value / 1000 if "seconds" in figure.row else figure.value
         assert stated == in_table_unit, (
-            f"docs/benchmarks.md now says {stated} for {figure.what!r}; update eventlab/examples/measured.py, "
-            f"its SOURCE, and notebook 17")
+            f"docs/benchmarks.md now says {stated} for {figure.what!r}; update "
+            f"eventlab/examples/measured.py, its SOURCE, and notebook 17")
