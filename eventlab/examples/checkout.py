@@ -77,7 +77,7 @@ class PaymentRequested:
     amount: float
 
 
-@event_type("PaymentCaptured", color="#17becf")
+@event_type("PaymentCaptured", color="#74c476")
 @dataclass(frozen=True)
 class PaymentCaptured:
     order_id: str
@@ -91,7 +91,7 @@ class PaymentDeclined:
     reason: str
 
 
-@event_type("PaymentRefunded", color="#e377c2")
+@event_type("PaymentRefunded", color="#ce6dbd")
 @dataclass(frozen=True)
 class PaymentRefunded:
     order_id: str
@@ -185,13 +185,13 @@ class ShipmentRequested:
     items: list[str]
 
 
-@event_type("ShipmentDispatched", color="#9467bd")
+@event_type("ShipmentDispatched", color="#756bb1")
 @dataclass(frozen=True)
 class ShipmentDispatched:
     order_id: str
 
 
-@event_type("ShipmentFailed", color="#8c564b")
+@event_type("ShipmentFailed", color="#ad494a")
 @dataclass(frozen=True)
 class ShipmentFailed:
     order_id: str
@@ -259,7 +259,7 @@ class CheckoutStarted:
     pay_by: str  # ISO 8601, UTC
 
 
-@event_type("CheckoutPaid", color="#bcbd22")
+@event_type("CheckoutPaid", color="#8ca252")
 @dataclass(frozen=True)
 class CheckoutPaid:
     order_id: str
@@ -279,7 +279,7 @@ class CheckoutTimedOut:
     waited_until: str  # ISO 8601, UTC
 
 
-@event_type("CheckoutCancelled", color="#ff7f0e")
+@event_type("CheckoutCancelled", color="#fd8d3c")
 @dataclass(frozen=True)
 class CheckoutCancelled:
     order_id: str

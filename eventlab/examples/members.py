@@ -47,7 +47,7 @@ class EarnPoints:
     points: int
 
 
-@event_type("MemberJoined", color="#1f77b4")
+@event_type("MemberJoined", color="#5254a3")
 @dataclass(frozen=True)
 class MemberJoined:
     member_id: str
@@ -56,14 +56,14 @@ class MemberJoined:
     country: str
 
 
-@event_type("EmailChanged", color="#17becf")
+@event_type("EmailChanged", color="#9ecae1")
 @dataclass(frozen=True)
 class EmailChanged:
     member_id: str
     email: str
 
 
-@event_type("PointsEarned", color="#2ca02c")
+@event_type("PointsEarned", color="#a1d99b")
 @dataclass(frozen=True)
 class PointsEarned:
     member_id: str
