@@ -99,7 +99,7 @@ class PaymentRefunded:
     reason: str
 
 
-@event_type("PaymentCancelled", color="#c7c7c7")
+@event_type("PaymentCancelled", color="#bdbdbd")
 @dataclass(frozen=True)
 class PaymentCancelled:
     order_id: str
@@ -266,7 +266,7 @@ class CheckoutPaid:
     amount: float
 
 
-@event_type("CheckoutCompleted", color="#637939")
+@event_type("CheckoutCompleted", color="#4a5d23")
 @dataclass(frozen=True)
 class CheckoutCompleted:
     order_id: str
@@ -286,7 +286,7 @@ class CheckoutCancelled:
     reason: str
 
 
-@event_type("CheckoutCompensated", color="#7b4173")
+@event_type("CheckoutCompensated", color="#a55194")
 @dataclass(frozen=True)
 class CheckoutCompensated:
     """A step failed after the money was taken: refund it and cancel the order."""
