@@ -376,6 +376,35 @@ class EventStore:
             yield self._con
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator[schema.GuardedConnection]:
+        """Appends and writes to other tables of the store's file, committed together or not at all.
+
+        >>> with store.transaction() as con:                        # doctest: +SKIP
+        ...     store.append("order-1", [event], expected_version=0)
+        ...     con.execute("INSERT INTO outbox VALUES (...)")
+
+        The block gets the store's own connection inside an open transaction: an
+        outbox row or a consumer's "processed" mark commits with the events, so no
+        crash can leave one without the other. If the block raises, everything in
+        it is rolled back and the store forgets what it had cached of those appends.
+        Not inside a ``unit_of_work`` (which commits on its own).
+        """
+        with self._lock:
+            self.check_writable()
+            if self._uow is not None:
+                raise StoreError("transaction() cannot run inside a unit_of_work, which commits on its own; "
+                                 "open the transaction outside it and append there")
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+                self._con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                self._invalidate_caches()
+                raise
+
+    @contextlib.contextmanager
     def cursor(self) -> Iterator[schema.GuardedConnection]:
         """A connection of its own to the store's database, in UTC, closed after the ``with`` block.
 
