@@ -37,6 +37,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from eventlab.application.checkpoints import StreamCheckpoints
 from eventlab.application.timetravel import state_row
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import RecordedEvent
@@ -252,6 +253,7 @@ class TimeSlider(_Scrubber):
         if total:
             added = frame[total] - frame[f"{total}_before"]
             self._totals = np.cumsum(_at_positions(head, positions, added, 0.0))
+        self._long: dict[tuple[int, str], StreamCheckpoints] = {}
         self.state_table = pd.DataFrame()
         self.recent = pd.DataFrame()
         self.total: float | None = None  # the summary's total known at the current frame (None: it has none)
@@ -264,18 +266,27 @@ class TimeSlider(_Scrubber):
         self.recent = self._recent(step)
         if step == 0:
             return Frame(0, 0, moment, None, None, None, state_diff(None, None))
-        stream_id = self._stream_ids[self._stream_of[step]]
+        stream = self._stream_of[step]
+        stream_id = self._stream_ids[stream]
         decider = next((d for p, d in self.deciders.items() if stream_id.startswith(p)), None)
-        version = int(self._version_of[step])
-        # one read of the stream, cut at this event. (Not read(..., to_version=...): on DuckDB 2.0 the
-        # extra version filter turns the index lookup into a scan of the whole log, 50 ms at 1 M events.)
-        stream = self.store.read(stream_id)[:version]
-        event = stream[-1]
+        event = self.store.event_at(step)
         if decider is None:
             return Frame(step, step, moment, event, None, None, state_diff(None, None))
-        before = replay(stream[:-1], decider)
-        after = replay(stream[-1:], decider, before)
+        before = self._checkpoints(stream, decider).state_at(event.version - 1)
+        after = replay([event], decider, before)
         return Frame(step, step, moment, event, before, after, state_diff(before, after))
+
+    def _checkpoints(self, stream: int, decider: Decider) -> StreamCheckpoints:
+        """Checkpoints of one stream (by its code), kept for long streams: a move into a long stream
+        replays at most ``checkpoints.EVERY`` events (the first move into it may replay it once)."""
+        key = (stream, decider.name)
+        if key in self._long:
+            return self._long[key]
+        positions = np.flatnonzero(self._stream_of == stream)
+        found = StreamCheckpoints(self.store, self._stream_ids[stream], decider, positions=positions)
+        if found.length > found.every:
+            self._long[key] = found
+        return found
 
     def _recent(self, position: int, window: int = 5000) -> pd.DataFrame:
         """The streams changed last up to ``position``, newest first, with their ``by`` value and total."""

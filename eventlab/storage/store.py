@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import operator
 import threading
 import uuid
 import weakref
@@ -42,7 +43,7 @@ from eventlab.core.events import (
     type_name_of,
 )
 from eventlab.core.moments import aware, stored_utc, to_utc, utc_now
-from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
+from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, UsageError, shown
 from eventlab.storage import bulk, chain, schema
 
 ExpectedVersion = int | Literal["any", "no stream"]
@@ -255,6 +256,18 @@ class EventStore:
                             if _matches(r, from_position, to_position, types, until)]
                 records.sort(key=lambda r: r.position)
             return records
+
+    def event_at(self, position: int) -> RecordedEvent | None:
+        """The event at one global position (None if there is none): a point read by the log's key."""
+        if isinstance(position, bool) or not hasattr(position, "__index__"):
+            raise UsageError(f"position must be an int, got {position!r}")
+        position = operator.index(position)
+        with self._lock:
+            found = records_from_rows(self._con.execute(
+                f"{SELECT_EVENTS} WHERE position = ?", [position]).fetchall())
+            if not found and self._uow is not None:
+                found = [r for rows in self._uow.records.values() for r in rows if r.position == position]
+            return found[0] if found else None
 
     def read_df(self, stream_id: str) -> pd.DataFrame:
         """One stream's events as a DataFrame (committed events only)."""
