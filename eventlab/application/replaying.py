@@ -77,7 +77,8 @@ def states_every(store: EventStore, stream_id: str, decider: Decider[S], every: 
             states[start + every] = state
         return states
     rows = store.arrow("""
-        WITH stream AS MATERIALIZED (SELECT type, data, schema_version, version FROM events WHERE stream_id = ?)
+        WITH stream AS MATERIALIZED (
+            SELECT type, data, schema_version, version FROM events WHERE stream_id = ?)
         SELECT type, data, schema_version FROM stream ORDER BY version""", [stream_id])
     block = every * max(1, DECODE_BLOCK // every)  # decode many checkpoints' events at once, fold each
     with fastpaths.gc_paused():

@@ -113,6 +113,16 @@ def versions(store: EventStore, stream_id: str, decider: Decider) -> list[int]:
         "ORDER BY version", [stream_id, decider.name, decider.state_version])]
 
 
+def next_position(store: EventStore, stream_id: str, decider: Decider, version: int) -> int | None:
+    """The global position of the oldest snapshot of a stream after ``version`` (None if there is none)."""
+    if not decider.name or not _has_table(store):
+        return None
+    rows = store.rows("SELECT min(position) FROM snapshots WHERE stream_id = ? AND decider = ? "
+                      "AND state_version = ? AND version > ?",
+                      [stream_id, decider.name, decider.state_version, version])
+    return rows[0][0]
+
+
 def take_every(store: EventStore, decider: Decider, n: int) -> int:
     """A snapshot at every ``n``-th version of each of ``decider``'s streams; returns how many were stored.
 
@@ -128,7 +138,8 @@ def take_every(store: EventStore, decider: Decider, n: int) -> int:
     if store.in_unit_of_work:
         raise StoreError("take snapshots after the unit of work commits: they must describe stored events")
     prefix = f"{decider.category}-" if decider.category else ""
-    columns: dict[str, list] = {name: [] for name in ("stream_id", "version", "position", "recorded_at", "state")}
+    names = ("stream_id", "version", "position", "recorded_at", "state")
+    columns: dict[str, list] = {name: [] for name in names}
     for (stream_id,) in store.rows("SELECT stream_id FROM events WHERE starts_with(stream_id, ?) "
                                    "GROUP BY stream_id HAVING count(*) >= ? ORDER BY stream_id", [prefix, n]):
         marks = store.arrow("SELECT position, recorded_at FROM events WHERE stream_id = ? ORDER BY version",

@@ -62,8 +62,14 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replay(pending, decider)
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
-    return replaying.stream_state(store, stream_id, decider, after=snapshot.version if snapshot else 0,
-                                  state=snapshot.state if snapshot else None, where=where, params=params)
+    if snapshot is None:
+        return replaying.stream_state(store, stream_id, decider, where=where, params=params)
+    # only the stretch of the log from this snapshot to the next one can hold the events wanted:
+    # read it by position instead of fetching the whole stream by its index
+    end = snapshots.next_position(store, stream_id, decider, snapshot.version)
+    between = (snapshot.position, end if end is not None else store.head_position)
+    return replaying.stream_state(store, stream_id, decider, after=snapshot.version, state=snapshot.state,
+                                  where=where, params=params, between=between)
 
 
 def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:
