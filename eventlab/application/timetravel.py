@@ -85,13 +85,29 @@ def history(store: EventStore, stream_id: str, decider: Decider, *, last: int | 
     first, end = _page(store, stream_id, last, versions)
     state = state_at(store, stream_id, decider, version=first - 1) if first > 1 else decider.initial_state
     rows = []
-    for record in store.read(stream_id, first, end):
+    for record in _page_events(store, stream_id, decider, first, end):
         state = replay([record], decider, state)
         rows.append({"position": record.position, "version": record.version, "type": record.type,
                      "recorded_at": record.recorded_at, "occurred_at": record.occurred_at,
                      **state_row(state)})
     columns = _columns(["position", "version", "type", "recorded_at", "occurred_at"], decider, rows)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _page_events(store: EventStore, stream_id: str, decider: Decider, first: int,
+                 end: int | None) -> list[RecordedEvent]:
+    """The stream's events from version ``first`` to ``end``: read by position between the snapshots
+    around them when there are some (a stretch of the log), else by the stream's index (all of it)."""
+    below = None if store.in_unit_of_work or first == 1 else snapshots.latest(
+        store, stream_id, decider, version=first - 1)
+    if below is None:
+        return store.read(stream_id, first, end)
+    above = snapshots.next_position(store, stream_id, decider, end if end is not None else 2**62)
+    return records_from_rows(store.rows(
+        f"{SELECT_EVENTS} WHERE position > ? AND position <= ? AND stream_id = ? AND version >= ? "
+        f"AND version <= ? ORDER BY position",
+        [below.position, above if above is not None else store.head_position, stream_id, first,
+         end if end is not None else 2**62]))
 
 
 def _page(store: EventStore, stream_id: str, last: int | None,
