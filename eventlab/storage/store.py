@@ -227,15 +227,13 @@ class EventStore:
             uow = self._uow
             committed: list[RecordedEvent] = []
             if self._versions is None or self._versions.get(stream_id, 0) >= from_version:
-                # The stream first, on its own: a second bound on version next to stream_id would make
-                # DuckDB scan the whole log instead of looking the stream up in its index.
-                sql = f"WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE stream_id = ?) " \
-                      f"SELECT * FROM stream WHERE version >= ?"
-                params: list[Any] = [stream_id, from_version]
-                if to_version is not None:
-                    sql += " AND version <= ?"
-                    params.append(to_version)
-                committed = records_from_rows(self._con.execute(sql + " ORDER BY version", params).fetchall())
+                # The stream alone, cut to the versions here: a bound on version next to stream_id would
+                # make DuckDB scan the whole log instead of looking the stream up in its index (and a
+                # MATERIALIZED CTE around it costs a few times the lookup).
+                rows = self._con.execute(f"{SELECT_EVENTS} WHERE stream_id = ? ORDER BY version",
+                                         [stream_id]).fetchall()
+                last = to_version if to_version is not None else len(rows)
+                committed = records_from_rows(rows[max(0, from_version - 1):max(0, last)])
             if uow is None or stream_id not in uow.records:
                 return committed
             pending = [r for r in uow.records[stream_id]
