@@ -22,6 +22,7 @@ SHORT_NAMES = {
     "testing": "eventlab.core.testing",
     "store": "eventlab.storage.store",
     "snapshots": "eventlab.application.snapshots",
+    "checkpoints": "eventlab.application.checkpoints",
     "upcasting": "eventlab.application.upcasting",
     "timetravel": "eventlab.application.timetravel",
     "projections": "eventlab.application.projections",
