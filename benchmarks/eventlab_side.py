@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from itertools import groupby, islice
 
 import duckdb
+import pandas as pd
 
 import eventlab
 from benchmarks import workload
@@ -149,14 +150,56 @@ def _domain_rate(commands: list[tuple[str, object]]) -> float:
 
 @PHASES.add("import")
 def import_(ctx: Context) -> dict:
-    """The same events, with their timestamps, bulk-imported from a DataFrame into a new store."""
+    """The log, with its timestamps, bulk-imported from a DataFrame into a new store; then as many events
+    again (the same streams carried on, later) into that store; and DuckDB's bare INSERT of the same rows."""
     with EventStore(ctx.path("orders.duckdb"), read_only=True) as source:
         frame = source.read_all_df()
+    later = _carried_on(frame)
     with EventStore(ctx.path("import.duckdb")) as store:
-        with Timer() as timer:
+        with Timer() as into_new:
             report = store.import_events(frame)
+        with Timer() as into_full:
+            again = store.import_events(later)
         assert store.verify().ok, "the imported log does not verify"
-    return {"figures": {"events/s": report.imported / timer.seconds}, "check": {"events": report.imported}}
+        assert again.imported == len(later) and store.count() == 2 * report.imported
+        rows = store.arrow("SELECT * FROM events ORDER BY position")
+    del frame, later
+    figures = {"events/s": report.imported / into_new.seconds,
+               "events/s into a full file": again.imported / into_full.seconds,
+               **_insert_floors(ctx, rows, report.imported)}
+    figures["x floor"] = figures["events/s"] / figures["floor events/s"]
+    figures["x floor full"] = figures["events/s into a full file"] / figures["floor events/s full"]
+    return {"figures": figures, "check": {"events": report.imported}}
+
+
+def _carried_on(frame):
+    """The log's streams carried on: as many events again, with new ids, a whole time span later."""
+    span = frame["recorded_at"].iloc[-1] - frame["recorded_at"].iloc[0] + pd.Timedelta(seconds=1)
+    return frame.drop(columns=["position", "version", "event_id"]).assign(
+        recorded_at=frame["recorded_at"] + span, occurred_at=frame["occurred_at"] + span)
+
+
+def _insert_floors(ctx: Context, rows, first: int) -> dict:
+    """DuckDB alone: the rows the store wrote, from Arrow, INSERT + COMMIT into a new file, then the rest
+    into that file; into a table with the store's schema (its indexes) and into a plain one with none."""
+    figures = {}
+    for name, table in (("", "events"), (" no index", "plain")):
+        path = ctx.path(f"floor-{table}.duckdb")
+        con = duckdb.connect(str(path), config={
+            "storage_compatibility_version": schema.STORAGE_COMPATIBILITY})  # the store's settings
+        con.execute(schema.EVENTS_DDL)
+        con.execute("CREATE TABLE plain AS SELECT * FROM events LIMIT 0")
+        for key, part in (("", rows.slice(0, first)), (" full", rows.slice(first))):
+            con.register("part", part)
+            with Timer() as timer:
+                con.execute("BEGIN")
+                con.execute(f"INSERT INTO {table} SELECT * FROM part")
+                con.execute("COMMIT")
+            con.unregister("part")
+            figures[f"floor{name} events/s{key}"] = len(part) / timer.seconds
+        con.close()
+        path.unlink()
+    return figures
 
 
 @PHASES.add("replay_all")

@@ -10,8 +10,8 @@ Speed notes (DuckDB): a statement costs about a millisecond whatever its size,
 so a single append is exactly one INSERT, and a :meth:`EventStore.unit_of_work`
 commits thousands of appends in one bulk insert. The store keeps each stream's
 version in memory so that checking an expected version costs no query; the
-table's UNIQUE (stream_id, version) constraint still catches a writer that
-slipped in from another connection.
+table's PRIMARY KEY on position still catches a writer that slipped in from
+another connection (its event took the position this store would take).
 """
 
 from __future__ import annotations
@@ -564,6 +564,7 @@ class EventStore:
             if not drafts:
                 return []
             rows, records, head = self._place(self._head, stream_id, actual, drafts)
+            self._refuse_repeated_ids(rows)
             try:
                 self._insert(rows)
             except duckdb.ConstraintException as exc:
@@ -594,6 +595,7 @@ class EventStore:
     def _commit(self, uow: _UnitOfWork) -> None:
         if not uow.rows:
             return
+        self._refuse_repeated_ids(uow.rows)
         self._con.execute("BEGIN TRANSACTION")
         try:
             self._insert(uow.rows)
@@ -630,6 +632,24 @@ class EventStore:
             self._con.execute(_INSERT_FROM_ARROW.format(table="eventlab_pending"))
         finally:
             self._con.unregister("eventlab_pending")
+
+    def _refuse_repeated_ids(self, rows: list[tuple]) -> None:
+        """Event ids are unique across the log; no index says so (schema 2), so the store checks new rows
+        whose ids came from a custom ``ids`` function: uuid4's do not repeat, a seeded function's may."""
+        if self.ids is uuid.uuid4:
+            return
+        ids = [row[7] for row in rows]
+        stored = self._con.execute("SELECT event_id, position FROM events WHERE event_id IN "
+                                   "(SELECT unnest(?::UUID[])) LIMIT 1", [ids]).fetchall()
+        repeated = [(event_id, f"stored already at position {position}") for event_id, position in stored]
+        if not repeated and len(set(ids)) != len(ids):
+            repeated = [(next(i for i in ids if ids.count(i) > 1), "given twice in this write")]
+        if repeated:
+            event_id, where = repeated[0]
+            self._invalidate_caches()  # a unit of work refused here: states built on its appends are stale
+            raise StoreError(f"the store's ids function gave event id {event_id}, {where}; nothing was "
+                             f"written. Ids must be unique across the log: a seeded function repeats its ids "
+                             f"when run again over the same file, so give each run its own seed")
 
     @staticmethod
     def _where_all(from_position: int, to_position: int | None, types: Iterable[str] | None,
