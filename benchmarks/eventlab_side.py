@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from itertools import groupby, islice
 
 import duckdb
+import pandas as pd
 
 import eventlab
 from benchmarks import workload
@@ -149,14 +150,56 @@ def _domain_rate(commands: list[tuple[str, object]]) -> float:
 
 @PHASES.add("import")
 def import_(ctx: Context) -> dict:
-    """The same events, with their timestamps, bulk-imported from a DataFrame into a new store."""
+    """The log, with its timestamps, bulk-imported from a DataFrame into a new store; then as many events
+    again (the same streams carried on, later) into that store; and DuckDB's bare INSERT of the same rows."""
     with EventStore(ctx.path("orders.duckdb"), read_only=True) as source:
         frame = source.read_all_df()
+    later = _carried_on(frame)
     with EventStore(ctx.path("import.duckdb")) as store:
-        with Timer() as timer:
+        with Timer() as into_new:
             report = store.import_events(frame)
+        with Timer() as into_full:
+            again = store.import_events(later)
         assert store.verify().ok, "the imported log does not verify"
-    return {"figures": {"events/s": report.imported / timer.seconds}, "check": {"events": report.imported}}
+        assert again.imported == len(later) and store.count() == 2 * report.imported
+        rows = store.arrow("SELECT * FROM events ORDER BY position")
+    del frame, later
+    figures = {"events/s": report.imported / into_new.seconds,
+               "events/s into a full file": again.imported / into_full.seconds,
+               **_insert_floors(ctx, rows, report.imported)}
+    figures["x floor"] = figures["events/s"] / figures["floor events/s"]
+    figures["x floor full"] = figures["events/s into a full file"] / figures["floor events/s full"]
+    return {"figures": figures, "check": {"events": report.imported}}
+
+
+def _carried_on(frame):
+    """The log's streams carried on: as many events again, with new ids, a whole time span later."""
+    span = frame["recorded_at"].iloc[-1] - frame["recorded_at"].iloc[0] + pd.Timedelta(seconds=1)
+    return frame.drop(columns=["position", "version", "event_id"]).assign(
+        recorded_at=frame["recorded_at"] + span, occurred_at=frame["occurred_at"] + span)
+
+
+def _insert_floors(ctx: Context, rows, first: int) -> dict:
+    """DuckDB alone: the rows the store wrote, from Arrow, INSERT + COMMIT into a new file, then the rest
+    into that file; into a table with the store's schema (its indexes) and into a plain one with none."""
+    figures = {}
+    for name, table in (("", "events"), (" no index", "plain")):
+        path = ctx.path(f"floor-{table}.duckdb")
+        con = duckdb.connect(str(path), config={
+            "storage_compatibility_version": schema.STORAGE_COMPATIBILITY})  # the store's settings
+        con.execute(schema.EVENTS_DDL)
+        con.execute("CREATE TABLE plain AS SELECT * FROM events LIMIT 0")
+        for key, part in (("", rows.slice(0, first)), (" full", rows.slice(first))):
+            con.register("part", part)
+            with Timer() as timer:
+                con.execute("BEGIN")
+                con.execute(f"INSERT INTO {table} SELECT * FROM part")
+                con.execute("COMMIT")
+            con.unregister("part")
+            figures[f"floor{name} events/s{key}"] = len(part) / timer.seconds
+        con.close()
+        path.unlink()
+    return figures
 
 
 @PHASES.add("replay_all")
@@ -333,28 +376,122 @@ def projection_rebuild(ctx: Context) -> dict:
 
 @PHASES.add("slider")
 def slider(ctx: Context) -> dict:
-    """A TimeSlider over the big store, its value set from Python to ``size.moves`` random positions
-    (seeded; after 3 warm-up moves): the milliseconds each move takes to show its frame."""
-    from eventlab.widgets import TimeSlider, time_scrubbing  # here: ipywidgets would add ~30 MB to
-    #                                                          the peak RSS of every phase before this one
+    """The widgets over the orders-v1 store: a TimeSlider, a StreamSlider and an EventExplorer, each built
+    (timed) and moved ``size.moves`` times to random points (seeded; after 3 warm-up moves), and
+    ``state_at`` of random streams at random versions: the milliseconds each move takes to show."""
     batch = list(workload.orders(ctx.size.n_orders))
     with EventStore(ctx.path("orders.duckdb"), read_only=True) as store:
+        figures, shown, last = _explore(store, ctx.size.moves)
+    right = workload.summary(workload.expected_after_events(batch, last))["status"]
+    assert shown == right, f"the slider at position {last} shows {shown}, the workload says {right}"
+    return {"figures": figures, "check": {"moves": ctx.size.moves, "orders shown": sum(shown.values())}}
+
+
+@PHASES.add("demo")
+def demo(ctx: Context) -> dict:
+    """The same widgets and ``state_at`` over the store ``eventlab demo --orders size.demo_orders`` builds
+    (long stock streams, removals, cancellations, late events; built untimed, with its snapshots)."""
+    from eventlab.checkpoints import EVERY
+    from eventlab.sample import demo_store
+
+    path = ctx.path("demo.duckdb")
+    demo_store(path, ctx.size.demo_orders, snapshot_every=EVERY).close()
+    with EventStore(path, read_only=True) as store:
+        figures, shown, last = _explore(store, ctx.size.moves)
+        expected = states_at(store, decider, position=last, method="sql")["status"].value_counts()
+        longest = store.rows("SELECT max(version) FROM events")[0][0]
+    assert shown == expected.to_dict(), f"the slider at position {last} shows {shown}, states_at {expected}"
+    return {"figures": figures, "check": {"moves": ctx.size.moves, "longest stream": longest}}
+
+
+def _explore(store: EventStore, moves: int) -> tuple[dict, dict, int]:
+    """Figures of the TimeSlider, a StreamSlider over the longest stream, an EventExplorer filtered to
+    random streams and ``state_at`` of random streams; the orders shown at the TimeSlider's last
+    position, and that position."""
+    from eventlab.widgets import EventExplorer, StreamSlider, TimeSlider, time_scrubbing  # here: ipywidgets
+    #                                   would add ~30 MB to the peak RSS of every phase before this one
+    def moved(name: str, timings: list[float], built: float) -> dict:
+        return {f"{name} p50 ms": percentile(timings, 50), f"{name} p95 ms": percentile(timings, 95),
+                f"{name} max ms": max(timings), f"{name} build s": built}
+
+    rng = random.Random(workload.SEED)
+    head = store.head_position
+    points = [rng.randint(1, head) for _ in range(moves + 3)]
+    with Timer() as build:
+        widget = TimeSlider(store, decider, others=[orders.stock_decider])
+    timings = time_scrubbing(widget, _changing(points)).tolist()[3:]
+    figures = moved("time slider", timings, build.seconds)
+    shown = {status: int(n) for status, n in widget.state_table["orders"].items()}
+    last = widget.slider.value
+    del widget
+    longest, length = store.rows("SELECT stream_id, count(*) AS n FROM events GROUP BY stream_id "
+                                 "ORDER BY n DESC, stream_id LIMIT 1")[0]
+    owner = orders.stock_decider if longest.startswith("stock-") else decider
+    with Timer() as build:
+        stream = StreamSlider(store, longest, decider=owner)
+    versions = _changing([rng.randint(1, length) for _ in range(moves + 3)])
+    figures |= moved("stream slider", time_scrubbing(stream, versions).tolist()[3:], build.seconds)
+    figures["stream slider events"] = length
+    del stream
+    with Timer() as build:
+        explorer = EventExplorer(store)
+    picked = [store.event_at(p) for p in _changing([rng.randint(1, head) for _ in range(moves + 3)])]
+    timings = []
+    for event in picked:  # type a stream's id, then pick the event among its first rows
+        with Timer() as move:
+            explorer.stream.value = event.stream_id
+            if event.position in [value for _, value in explorer.pick.options]:
+                explorer.pick.value = event.position
+        timings.append(move.seconds * 1e3)
+    figures |= moved("explorer", timings[3:], build.seconds)
+    timings = []
+    for event in picked:
+        owner = orders.stock_decider if event.stream_id.startswith("stock-") else decider
+        with Timer() as read:
+            state_at(store, event.stream_id, owner, version=event.version)
+        timings.append(read.seconds * 1e3)
+    timings = timings[3:]
+    figures |= {"state_at p50 ms": percentile(timings, 50), "state_at p95 ms": percentile(timings, 95),
+                "state_at max ms": max(timings)}
+    return figures, shown, last
+
+
+def _changing(points: list[int]) -> list[int]:
+    """``points`` without a point equal to the one before it (an unchanged value shows nothing)."""
+    return [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
+
+
+@PHASES.add("stream_slider")
+def stream_slider(ctx: Context) -> dict:
+    """A StreamSlider over one stream of ``size.stream_events`` stock events (imported in bulk, untimed):
+    built (timed), then moved to ``size.moves`` random versions; the last frame checked against a replay."""
+    import pandas as pd
+
+    from eventlab.widgets import StreamSlider, time_scrubbing
+
+    count, rng = ctx.size.stream_events, random.Random(workload.SEED)
+    kinds = [("StockReceived", 50), ("StockReserved", 2), ("StockReleased", 1)]
+    rows = [kinds[0 if i % 40 == 0 else 1 if i % 5 else 2] for i in range(count)]
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
+    frame = pd.DataFrame({
+        "stream_id": "stock-one", "type": [kind for kind, _ in rows],
+        "data": [json.dumps({"sku": "one", "quantity": n, **({} if kind == "StockReceived" else
+                                                              {"order_id": str(i)})})
+                 for i, (kind, n) in enumerate(rows)],
+        "recorded_at": pd.to_datetime([start + i for i in range(count)], unit="s", utc=True)})
+    with EventStore(ctx.path("stream.duckdb")) as store:
+        store.import_events(frame)
+    del frame, rows
+    with EventStore(ctx.path("stream.duckdb"), read_only=True) as store:
         with Timer() as build:
-            widget = TimeSlider(store, decider, others=[orders.stock_decider])
-        head = store.head_position
-        rng, steps = random.Random(workload.SEED), []
-        while len(steps) < ctx.size.moves + 3:
-            step = rng.randint(1, head)
-            if step != (steps[-1] if steps else widget.slider.value):  # an unchanged value shows nothing
-                steps.append(step)
-        time_scrubbing(widget, steps[:3])
-        timings = time_scrubbing(widget, steps[3:])
-        shown = {status: int(n) for status, n in widget.state_table["orders"].items()}
-    right = workload.summary(workload.expected_after_events(batch, steps[-1]))["status"]
-    assert shown == right, f"the slider at position {steps[-1]} shows {shown}, the workload says {right}"
-    return {"figures": {"p50 ms": float(timings.quantile(0.5)), "p95 ms": float(timings.quantile(0.95)),
-                        "max ms": float(timings.max()), "build s": build.seconds},
-            "check": {"moves": len(timings), "orders shown": sum(shown.values())}}
+            widget = StreamSlider(store, "stock-one", decider=orders.stock_decider)
+        versions = _changing([rng.randint(1, count) for _ in range(ctx.size.moves + 3)])
+        timings = time_scrubbing(widget, versions).tolist()[3:]
+        right = replay(store.read("stock-one", to_version=versions[-1]), orders.stock_decider)
+        assert widget.current.after == right, (widget.current.after, right)
+    return {"figures": {"p50 ms": percentile(timings, 50), "p95 ms": percentile(timings, 95),
+                        "max ms": max(timings), "build s": build.seconds},
+            "check": {"events": count, "moves": len(timings)}}
 
 
 @PHASES.add("read_one_stream")
@@ -372,5 +509,17 @@ def read_one_stream(ctx: Context) -> dict:
                 events = store.read(stream_id)
             if i >= 3:  # the first reads warm the connection up
                 times.append(timer.seconds)
-    assert len(events) == 10
-    return {"figures": {"ms": median(times) * 1e3}, "check": {"events": len(events)}}
+        floor, orders_at = [], []
+        for i in range(ctx.size.reads + 3):
+            with Timer() as timer:  # DuckDB's own floor: one row by the primary key, fetched
+                store.rows("SELECT * FROM events WHERE position = ?", [events[0].position])
+            if i >= 3:
+                floor.append(timer.seconds)
+        for i in range(ctx.size.reads + 3):
+            with Timer() as timer:
+                state = state_at(store, stream_id, decider)
+            if i >= 3:
+                orders_at.append(timer.seconds)
+    assert len(events) == 10 and len(state.items) == len(order.items) + len(order.extra), state
+    return {"figures": {"ms": median(times) * 1e3, "state_at ms": median(orders_at) * 1e3,
+                        "floor ms": median(floor) * 1e3}, "check": {"events": len(events)}}

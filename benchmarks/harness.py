@@ -41,18 +41,23 @@ class Size:
     append_orders: int | None = None  # None: append the whole workload to a new file;
     #                                   a number: append that many more orders on top of the big store
     loop_orders: int | None = None    # orders that per-order loops visit (None: all of them)
+    demo_orders: int = 20_000         # orders of the `eventlab demo` store the widgets are also tried on
+    stream_events: int = 100_000      # events of the one stream the stream_slider phase scrubs
     phases: tuple[str, ...] = ("append", "append-batched", "import", "replay_all", "time_travel",
-                               "states_at", "projection_rebuild", "slider", "long_stream", "read_one_stream")
+                               "states_at", "projection_rebuild", "slider", "demo", "stream_slider",
+                               "long_stream", "read_one_stream")
 
 
 SIZES = {
     "smoke": Size("smoke", n_orders=300, long_items=2_000, reads=50, repeats=3, snapshot_reads=5, moves=30,
-                  handler_orders=20),
+                  handler_orders=20, demo_orders=1_500, stream_events=3_000),
     "full": Size("full", n_orders=20_000, long_items=100_000),
     # ~1 M events: built in units of work, then the per-command append measured on top of it
     "scale": Size("scale", n_orders=220_000, long_items=100_000, append_orders=1_000, loop_orders=20_000,
+                  demo_orders=200_000, stream_events=1_000_000,
                   phases=("append-batched", "import", "replay_all", "time_travel", "states_at",
-                          "projection_rebuild", "slider", "read_one_stream", "append")),
+                          "projection_rebuild", "slider", "demo", "stream_slider", "read_one_stream",
+                          "append")),
 }
 
 

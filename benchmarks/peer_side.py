@@ -366,13 +366,29 @@ def read_one_stream(ctx: Context) -> dict:
     for command in order.commands():
         app.save(_run(app, order.order_id, command))
     app.close()
-    app, times = _app(path), []
+    app, times, states, floor = _app(path), [], [], []
     for i in range(ctx.size.reads + 3):
         with Timer() as timer:
             events = list(app.events.get(order.order_id))
         if i >= 3:
             times.append(timer.seconds)
+    for i in range(ctx.size.reads + 3):
+        with Timer() as timer:
+            state = app.repository.get(order.order_id)
+        if i >= 3:
+            states.append(timer.seconds)
     app.close()
-    assert len(events) == 10
-    return {"figures": {"ms": median(times) * 1e3}, "check": {"events": len(events)}}
+    con = sqlite3.connect(str(path))
+    key = con.execute("SELECT originator_id, originator_version FROM stored_events "
+                      "ORDER BY rowid DESC LIMIT 1").fetchall()[0]  # the order's last event, as stored
+    for i in range(ctx.size.reads + 3):
+        with Timer() as timer:  # SQLite's own floor: one row by the primary key, fetched
+            row = con.execute("SELECT * FROM stored_events WHERE originator_id = ? "
+                              "AND originator_version = ?", key).fetchall()
+        if i >= 3:
+            floor.append(timer.seconds)
+    con.close()
+    assert len(events) == 10 and state.version == 10 and len(row) == 1, (state, row)
+    return {"figures": {"ms": median(times) * 1e3, "state_at ms": median(states) * 1e3,
+                        "floor ms": median(floor) * 1e3}, "check": {"events": len(events)}}
 

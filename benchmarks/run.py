@@ -51,8 +51,16 @@ class Row:
     target: Target | None = None
 
 
+def _at_most(key: str, limit: float, unit: str) -> Target:
+    return Target(f"<= {limit:g} {unit}", lambda el, pe: el[key] <= limit)
+
+
 def _ratio_at_least(key: str, peer_key: str, times: float) -> Target:
     return Target(f">= {times:g}x the peer", lambda el, pe: el[key] >= times * pe[peer_key])
+
+
+def _import_target(key: str) -> Target:
+    return Target(">= 250,000 events/s at 1M events", lambda el, pe: el[key] >= 250_000, at_scale_only=True)
 
 
 ROWS = [
@@ -63,11 +71,24 @@ ROWS = [
     Row("append", "floor: bare 1-row INSERT p50 ms, DuckDB vs SQLite", "floor p50 ms", "floor p50 ms", True),
     Row("append", "floor: bare 1-row INSERT p95 ms, DuckDB vs SQLite", "floor p95 ms", "floor p95 ms", True),
     Row("append-batched", "events/s: unit_of_work vs save(*aggregates), 1,000 commands each",
-        "events/s", "events/s", target=Target(">= 100,000 events/s", lambda el, pe: el["events/s"] >= 1e5)),
+        "events/s", "events/s", target=_ratio_at_least("events/s", "events/s", 2)),
     Row("append-batched", "events/s: the order rules alone, decide + fold into a dict, no store (a ceiling)",
         "domain events/s", None),
-    Row("import", "events/s: import_events(DataFrame) vs recorder.insert_events", "events/s", "events/s",
-        target=Target(">= 500,000 events/s", lambda el, pe: el["events/s"] >= 5e5)),
+    Row("import", "events/s: import_events(DataFrame) into a new file vs recorder.insert_events", "events/s",
+        "events/s", target=_import_target("events/s")),
+    Row("import", "events/s: as many events again into that file (peer: no equivalent)",
+        "events/s into a full file", None, target=_import_target("events/s into a full file")),
+    Row("import", "floor events/s: DuckDB INSERT + COMMIT of the same rows, the store's indexes, new file",
+        "floor events/s", None),
+    Row("import", "floor events/s: the same, the rest of the rows into that file",
+        "floor events/s full", None),
+    Row("import", "floor events/s: the same rows into a plain table, no index, new file",
+        "floor no index events/s", None),
+    Row("import", "floor events/s: no index, the rest of the rows into that file",
+        "floor no index events/s full", None),
+    Row("import", "import_events ÷ its floor (the store's indexes), new file", "x floor", None),
+    Row("import", "import_events ÷ its floor (the store's indexes), into the full file",
+        "x floor full", None),
     Row("replay_all", "orders/s: states_at python vs repository.get loop", "orders/s python", "orders/s",
         target=_ratio_at_least("orders/s python", "orders/s", 20)),
     Row("replay_all", "orders/s: states_at sql vs repository.get loop", "orders/s sql", "orders/s",
@@ -111,13 +132,50 @@ ROWS = [
         "events/s sql", "events/s"),
     Row("projection_rebuild", "events/s: rebuild(order_summary) python handlers (first orders) vs log pass",
         "events/s python", "events/s"),
-    Row("slider", "ms per move, p50: TimeSlider.slider.value = random position (peer: no equivalent)",
+    *(row for shape, phase in (("orders-v1", "slider"), ("the demo store", "demo")) for row in (
+        Row(phase, f"ms per move, p50 / p95 / max: TimeSlider.slider.value = random position, {shape} "
+            f"(peer: no equivalent)", "time slider p50 ms", None, True),
+        Row(phase, "ms per move, p95: TimeSlider", "time slider p95 ms", None, True,
+            _at_most("time slider p95 ms", 50, "ms")),
+        Row(phase, "ms per move, max: TimeSlider", "time slider max ms", None, True),
+        Row(phase, "seconds to build the TimeSlider", "time slider build s", None, True,
+            _at_most("time slider build s", 1, "s")),
+        Row(phase, "ms per move, p50: StreamSlider over the longest stream, random version",
+            "stream slider p50 ms", None, True),
+        Row(phase, "ms per move, p95: StreamSlider", "stream slider p95 ms", None, True,
+            _at_most("stream slider p95 ms", 50, "ms")),
+        Row(phase, "ms per move, max: StreamSlider", "stream slider max ms", None, True),
+        Row(phase, "events of that longest stream", "stream slider events", None),
+        Row(phase, "seconds to build the StreamSlider (index and checkpoints of that stream)",
+            "stream slider build s", None, True,
+            _at_most("stream slider build s", 1, "s")),
+        Row(phase, "ms per move, p50: EventExplorer, type a random stream's id, pick its event",
+            "explorer p50 ms", None, True),
+        Row(phase, "ms per move, p95: EventExplorer", "explorer p95 ms", None, True,
+            _at_most("explorer p95 ms", 50, "ms")),
+        Row(phase, "ms per move, max: EventExplorer", "explorer max ms", None, True),
+        Row(phase, "seconds to build the EventExplorer", "explorer build s", None, True,
+            _at_most("explorer build s", 1, "s")),
+        Row(phase, "ms, p50: state_at(stream of a random event, its version)", "state_at p50 ms", None, True),
+        Row(phase, "ms, p95: state_at", "state_at p95 ms", None, True,
+            _at_most("state_at p95 ms", 50, "ms")),
+        Row(phase, "ms, max: state_at", "state_at max ms", None, True),
+        Row(phase, "peak RSS MB of the phase: the widgets built and moved, state_at", "peak RSS MB", None,
+            True, Target("<= 600 MiB at 1M events", lambda el, pe: el["peak RSS MB"] <= 600 * 1.048576,
+                         at_scale_only=True)),
+    )),
+    Row("stream_slider", "ms per move, p50: StreamSlider over one stream of stream_events events",
         "p50 ms", None, True),
-    Row("slider", "ms per move, p95", "p95 ms", None, True,
-        Target("<= 50 ms", lambda el, pe: el["p95 ms"] <= 50)),
-    Row("slider", "seconds to build the TimeSlider over the store", "build s", None, True),
+    Row("stream_slider", "ms per move, p95: StreamSlider over one stream", "p95 ms", None, True,
+        _at_most("p95 ms", 50, "ms")),
+    Row("stream_slider", "ms per move, max", "max ms", None, True),
+    Row("stream_slider", "seconds to build it (the stream's index and checkpoints)", "build s", None, True),
     Row("read_one_stream", "ms, median, 10 events: store.read vs app.events.get", "ms", "ms", True,
-        Target("<= 5 ms at 1M events", lambda el, pe: el["ms"] <= 5, at_scale_only=True)),
+        Target("<= 0.5 ms", lambda el, pe: el["ms"] <= 0.5)),
+    Row("read_one_stream", "ms, median: state_at of that order (peer: repository.get)", "state_at ms",
+        "state_at ms", True, Target("<= 0.5 ms", lambda el, pe: el["state_at ms"] <= 0.5)),
+    Row("read_one_stream", "ms, median: floor, one row by primary key, DuckDB vs SQLite", "floor ms",
+        "floor ms", True),
 ]
 
 

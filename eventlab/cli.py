@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 import eventlab
+from eventlab.application import checkpoints
 from eventlab.application.sqlmacros import install_macros
 from eventlab.application.timetravel import state_row
 from eventlab.core.decider import Decider
@@ -188,7 +189,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     for path in (args.db, Path(f"{args.db}.wal")):
         path.unlink(missing_ok=True)
     started = time.perf_counter()
-    with demo_store(args.db, args.orders, args.seed, progress=sys.stderr.isatty()) as store:
+    with demo_store(args.db, args.orders, args.seed, progress=sys.stderr.isatty(),
+                    snapshot_every=checkpoints.EVERY) as store:
         events, placed, first = store.rows("""
             SELECT count(*), count(DISTINCT stream_id) FILTER (starts_with(stream_id, 'order-')),
                    min(recorded_at) FROM events""")[0]

@@ -94,7 +94,8 @@ json_values = st.recursive(
     | st.floats(allow_nan=False, allow_infinity=False, width=32),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=6)
-field_names = st.sampled_from(["status", "amount", "note", "events", "tags", "who"])
+field_names = st.sampled_from(["status", "amount", "note", "events", "tags", "who"]) | st.sampled_from(
+    ["", "$", "a.b", "/x", "~1", "it's", 'say "hi"', "back\\slash", "ünï"])  # names a JSON path must quote
 logs = st.lists(st.tuples(st.sampled_from(["task-1", "task-2", "task-3", "other-1"]),
                           st.sampled_from(["Created", "Updated", "Done"]),
                           st.dictionaries(field_names, json_values, max_size=4)),
@@ -110,12 +111,15 @@ def test_latest_values_sql_equals_its_python_evolve(log, rng: random.Random):
         store.append(stream, [eventlab.NewEvent(type_, data)])
         clock.now += timedelta(minutes=rng.choice([0, 1, 7]))
     decider = eventlab.latest_values("task")
+    # the same SQL in other words: states_at then runs STATE_SQL as written, not its fast form
+    as_written = dataclasses.replace(decider, state_sql=f"SELECT * FROM ({decider.state_sql})")
     position = rng.randint(0, len(log))
     moment = START + timedelta(minutes=rng.randint(0, 7 * len(log)))
     for point in ({}, {"position": position}, {"as_of": moment}):
         by_sql = eventlab.states_at(store, decider, method="sql", **point)
         by_python = eventlab.states_at(store, decider, method="python", **point)
         pd.testing.assert_frame_equal(by_sql, by_python)
+        pd.testing.assert_frame_equal(eventlab.states_at(store, as_written, method="sql", **point), by_python)
 
 
 def test_the_latest_values_macros_answer_what_states_at_answers():

@@ -118,7 +118,13 @@ def test_both_sides_compute_the_same_and_right_order_states(smoke):
             "snapshot version": SMOKE.long_items + 1}
     slider = phases["slider"]["eventlab"]
     assert slider["check"]["moves"] == SMOKE.moves and 0 < slider["check"]["orders shown"] <= SMOKE.n_orders
-    assert slider["figures"]["p50 ms"] <= slider["figures"]["p95 ms"] <= slider["figures"]["max ms"]
+    for phase in ("slider", "demo"):
+        figures = phases[phase]["eventlab"]["figures"]
+        for widget in ("time slider", "stream slider", "explorer", "state_at"):
+            assert figures[f"{widget} p50 ms"] <= figures[f"{widget} p95 ms"] <= figures[f"{widget} max ms"]
+    assert phases["demo"]["eventlab"]["check"]["longest stream"] > 500  # the demo's stock streams are long
+    long_one = phases["stream_slider"]["eventlab"]["check"]
+    assert long_one["events"] == SMOKE.stream_events and 0 < long_one["moves"] <= SMOKE.moves
     assert phases["read_one_stream"]["peer"]["check"] == {"events": 10}
 
 

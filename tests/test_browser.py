@@ -44,6 +44,9 @@ TIME_TRAVEL = "04-time-travel.ipynb"
 ARTIFACTS = Path(os.environ.get("EVENTLAB_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts") / "browser"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SETTLE_S = 30  # how long the page may take to show what the kernel sends after a move
+LONG_STREAM = "zz-long-stream.ipynb"  # written into the course's copy by this test: no course notebook
+LONG_STREAM_STORE = {"n_orders": 2_500}  # its stock streams are longer than checkpoints.EVERY
+LONG_STREAM_ID = "stock-espresso-beans"
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +99,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[bro
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.duckdb*"))
     (course / "data").symlink_to(ROOT / "data")  # for notebooks that read ../data
     (course / "tests").symlink_to(ROOT / "tests")  # notebook 8 imports ../tests/fixtures/orders_log_v1.jsonl
+    (course / "notebooks" / LONG_STREAM).write_text(json.dumps(long_stream_notebook()))
     with browser_lab.jupyterlab(course / "notebooks", scratch) as server:
         yield server
 
@@ -529,3 +533,94 @@ def test_every_notebook_runs_in_jupyterlab_without_errors(page: Any, request: py
         shown = run["shown"]
     assert browser_lab.problems(run) == [], notebook
     assert shown == [], notebook
+
+
+# --- a store with long streams: the sliders read their frames from checkpoints ------------------
+
+
+def long_stream_notebook() -> dict:
+    """A scratch notebook: the demo store with long stock streams, its TimeSlider and a StreamSlider."""
+    cells = [f"from eventlab import sample\nfrom eventlab.examples import orders\n"
+             f"from eventlab.widgets import StreamSlider, TimeSlider\n"
+             f"store = sample.demo_store(**{LONG_STREAM_STORE!r})",
+             "TimeSlider(store, orders.decider, others=[orders.stock_decider])",
+             f"StreamSlider(store, {LONG_STREAM_ID!r}, decider=orders.stock_decider)"]
+    return {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                       "source": source} for source in cells],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+@pytest.fixture(scope="module")
+def long_store() -> eventlab.EventStore:
+    return sample.demo_store(**LONG_STREAM_STORE)
+
+
+@pytest.fixture(scope="module")
+def long_run(page: Any) -> dict:
+    """The scratch notebook run in JupyterLab: its TimeSlider's and StreamSlider's outputs."""
+    with screenshot_on_failure(page, "long-stream-run"):
+        run = browser_lab.run_notebook(page, LONG_STREAM)
+        assert browser_lab.problems(run) == []
+        notebook = page.locator(f"#{run['id']}")
+        outputs = notebook.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-slider"))
+        slider = outputs.filter(has_text=re.compile(r"position [\d,]+ of [\d,]+")).first
+        stream = outputs.filter(has_text=re.compile(r"version \d+ of \d+")).first
+        stream.locator(".widget-slider .noUi-handle").wait_for(state="visible")
+    return {"slider": slider, "stream": stream}
+
+
+def type_into_readout(slider: Any, value: int) -> None:
+    slider.locator(".widget-readout").click()
+    slider.page.keyboard.press("Control+A")
+    slider.page.keyboard.type(str(value))
+    slider.page.keyboard.press("Enter")
+
+
+def test_the_time_slider_shows_events_deep_in_a_long_stream(long_run: dict, long_store: eventlab.EventStore
+                                                            ) -> None:
+    truth, slider = Truth(long_store), long_run["slider"]
+    deep = [p for (p,) in long_store.rows(
+        "SELECT position FROM events WHERE stream_id = ? AND version > ? ORDER BY position",
+        [LONG_STREAM_ID, eventlab.checkpoints.EVERY])]
+    with screenshot_on_failure(slider.page, "long-stream-time-slider"):
+        slider.scroll_into_view_if_needed()
+        for position in (deep[0], deep[len(deep) // 2], deep[-1]):
+            type_into_readout(slider, position)
+            wait_for_frame(slider, at_readout(truth, position), f"typing {position} into the readout")
+        save(slider, "long-stream-time-slider")
+
+
+STREAM_SHOWS = """(output) => {
+    const html = output.querySelectorAll('.widget-html-content');
+    const [state, card] = html[1].children[1].children;
+    const rows = table => table ? Array.from(table.querySelectorAll('tr'))
+        .filter(row => row.querySelector('td'))
+        .map(row => Array.from(row.children).map(cell => cell.innerText.trim())) : [];
+    return {clock: html[0].innerText.trim(), state: rows(state.querySelector('table')),
+            event: (card.innerText.match(/^(\\w+) (\\S+) (v\\d+ · position [\\d,]+)$/m) || [])
+                .slice(1).join(' '),
+            changed: rows(card.querySelector('table')).map(row => row[0]).sort()};
+}"""
+
+
+def test_the_stream_slider_walks_a_long_stream(long_run: dict, long_store: eventlab.EventStore) -> None:
+    stream = long_run["stream"]
+    events = long_store.read(LONG_STREAM_ID)
+    with screenshot_on_failure(stream.page, "long-stream-stream-slider"):
+        stream.scroll_into_view_if_needed()
+        for version in (eventlab.checkpoints.EVERY + 1, len(events) // 2, len(events) - 3, len(events)):
+            before, after = (state_row(eventlab.state_at(long_store, LONG_STREAM_ID, orders.stock_decider,
+                                                         version=v)) for v in (version - 1, version))
+            event = events[version - 1]
+            expected = {"clock": f"{LONG_STREAM_ID} · version {version} of {len(events)} · recorded "
+                                 f"{utc(event.recorded_at)}",
+                        "state": [[name, str(value)] for name, value in after.items()],
+                        "event": f"{event.type} {LONG_STREAM_ID} v{version} · position {event.position:,}",
+                        "changed": sorted(name for name in after if before[name] != after[name])}
+            type_into_readout(stream, version)
+            deadline = time.monotonic() + SETTLE_S
+            while stream.evaluate(STREAM_SHOWS) != expected and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert stream.evaluate(STREAM_SHOWS) == expected, f"version {version}"
+        save(stream, "long-stream-stream-slider")

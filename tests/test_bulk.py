@@ -240,3 +240,53 @@ def store_hashes(*parts):
         for part in parts:
             store.import_events(part)
         return store.sql("SELECT hash FROM events ORDER BY position").fetchall()
+
+
+def test_an_import_that_fails_between_chunks_leaves_the_store_as_it_was(monkeypatch):
+    from eventlab.storage import bulk, chain
+
+    monkeypatch.setattr(bulk, "_CHUNK", 3)  # chunks of 3 rows, each inserted while the next is hashed
+    real_link_all, calls = chain.link_all, []
+
+    def failing_on_the_third_chunk(prev_hash, digests):
+        calls.append(len(digests))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C while earlier chunks are inserted already
+        return real_link_all(prev_hash, digests)
+
+    with eventlab.EventStore() as store:
+        store.import_events(frame(4))
+        before = store.sql("SELECT * FROM events ORDER BY position").fetchall()
+        monkeypatch.setattr(chain, "link_all", failing_on_the_third_chunk)
+        with pytest.raises(KeyboardInterrupt):
+            store.import_events(frame(12, start=T0 + timedelta(days=1)))
+        assert len(calls) == 3
+        assert store.sql("SELECT * FROM events ORDER BY position").fetchall() == before
+        monkeypatch.setattr(chain, "link_all", real_link_all)
+        assert store.import_events(frame(12, start=T0 + timedelta(days=1))).first_position == 5
+        assert store.count() == 16 and store.verify().ok
+
+
+def test_one_progress_bar_shows_the_whole_import_in_events_per_second(capsys):
+    with eventlab.EventStore() as store:
+        store.import_events(frame(50), progress=True)
+        store.import_events(frame(5, start=T0 + timedelta(days=1)))  # off by default
+    shown = capsys.readouterr().err
+    steps = [line.split(":")[0] for line in shown.split("\r") if line.strip()]
+    assert list(dict.fromkeys(steps)) == ["reading", "checking", "numbering and hashing", "writing",
+                                          "committing", "imported"]
+    assert "imported: 100%" in shown and "50/50" in shown and "events/s]" in shown
+    assert "/5 " not in shown  # nothing of the second import
+
+
+def test_duplicate_event_ids_are_refused_or_skipped_with_no_index_to_catch_them():
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    with eventlab.EventStore() as store:
+        with pytest.raises(eventlab.InvalidEventError, match="appears 2 times"):
+            store.import_events(frame(4, event_id=[ids[0], ids[1], ids[0], ids[3]]))
+        assert store.count() == 0
+        store.import_events(frame(4, event_id=ids))
+        assert store.import_events(frame(4, start=T0 + timedelta(days=1), event_id=ids)).skipped == 4
+        with pytest.raises(eventlab.InvalidEventError, match="stored already"):
+            store.append("order-0", [NewEvent("X", event_id=ids[1])])  # it is in order-1
+        assert store.sql("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0] == store.count() == 4

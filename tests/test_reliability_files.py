@@ -23,6 +23,7 @@ import eventlab
 from eventlab import NewEvent
 from eventlab.examples import read_models
 from eventlab.projections import catch_up, lag
+from eventlab.storage import schema
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "orders-sample.parquet"
 
@@ -119,7 +120,8 @@ def test_a_store_from_a_newer_eventlab_is_refused_read_only_too(tmp_path):
     path = tmp_path / "future.duckdb"
     with eventlab.EventStore(path) as store:
         store.append("order-1", [NewEvent("Placed")])
-        store.sql("UPDATE eventlab_meta SET value = '2' WHERE key = 'schema_version'")
+        store.sql("UPDATE eventlab_meta SET value = ? WHERE key = 'schema_version'",
+                  [str(schema.SCHEMA_VERSION + 1)])
     for read_only in (False, True):
         with pytest.raises(eventlab.SchemaVersionError, match="newer eventlab .*pip install -U eventlab"):
             eventlab.EventStore(path, read_only=read_only)

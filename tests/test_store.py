@@ -316,3 +316,73 @@ def test_a_ticking_clock_and_seeded_ids_make_the_log_repeat_byte_for_byte():
     first, second = build(), build()
     assert first == second
     assert len({row[7] for row in first}) == 3  # the ids differ from each other
+
+
+SCHEMA_1_EVENTS = """
+CREATE TABLE events (
+    position BIGINT NOT NULL PRIMARY KEY, stream_id VARCHAR NOT NULL, version BIGINT NOT NULL,
+    type VARCHAR NOT NULL, data JSON NOT NULL, metadata JSON NOT NULL, schema_version INTEGER NOT NULL,
+    event_id UUID NOT NULL UNIQUE, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ NOT NULL,
+    prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL, UNIQUE (stream_id, version));
+CREATE INDEX events_stream_id ON events (stream_id);
+CREATE TABLE eventlab_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+INSERT INTO eventlab_meta VALUES ('schema_version', '1'), ('created_by', 'eventlab');
+"""
+"""A store file as eventlab wrote it before schema 2 (its table exactly as it was then)."""
+
+
+def test_a_schema_1_file_with_its_unique_indexes_still_reads_appends_imports_and_verifies(tmp_path):
+    import duckdb
+    import pandas as pd
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA_1_EVENTS)
+    con.close()
+    with eventlab.EventStore(path) as store:
+        store.append("order-1", [NewEvent("Placed")], 0)
+        with store.unit_of_work():
+            store.append("order-1", [NewEvent("Paid")], 1)
+            store.append("order-2", [NewEvent("Placed")], 0)
+        t = store.read_all()[-1].recorded_at
+        store.import_events(pd.DataFrame({"stream_id": ["order-2", "order-3"], "type": ["Paid", "Placed"],
+                                          "data": ["{}", "{}"], "recorded_at": [t, t]}))
+        assert [(r.stream_id, r.version) for r in store.read_all()] == [
+            ("order-1", 1), ("order-1", 2), ("order-2", 1), ("order-2", 2), ("order-3", 1)]
+        assert store.verify().ok
+    with eventlab.EventStore(path, read_only=True) as store:
+        assert store.count() == 5 and store.sql(
+            "SELECT value FROM eventlab_meta WHERE key = 'schema_version'").fetchall() == [("1",)]
+
+
+def test_a_stale_store_appending_at_any_version_gets_the_next_version_not_a_duplicate(tmp_path):
+    path = tmp_path / "shop.duckdb"
+    with eventlab.EventStore(path) as one, eventlab.EventStore(path) as two:
+        one.append("order-1", [NewEvent("Placed")])
+        two.append("order-1", [NewEvent("Paid")])  # `one` does not know about this write
+        assert one.append("order-1", [NewEvent("Shipped")])[0].version == 3  # its position was taken
+        with one.unit_of_work():
+            one.append("order-1", [NewEvent("Noted")])
+        with two.unit_of_work():  # two's cache is stale now: the unit starts from the log
+            assert two.append("order-1", [NewEvent("Noted")])[0].version == 5
+        assert [(r.position, r.version) for r in one.read("order-1")] == [(i, i) for i in range(1, 6)]
+        assert one.verify().ok
+
+
+def test_ids_a_seeded_function_repeats_over_one_file_are_refused_and_nothing_is_written(tmp_path):
+    from eventlab.determinism import seeded_ids
+
+    path = tmp_path / "shop.duckdb"
+    with eventlab.EventStore(path, ids=seeded_ids(7)) as store:
+        first = store.append("order-1", [NewEvent("Placed")])[0]
+    refused = pytest.raises(eventlab.StoreError, match=f"{first.event_id}, stored already at position 1")
+    with eventlab.EventStore(path, ids=seeded_ids(7)) as store, refused:  # the same seed, the same ids again
+        store.append("order-2", [NewEvent("Placed")])
+    with eventlab.EventStore(path, ids=seeded_ids(7)) as store:
+        with pytest.raises(eventlab.StoreError, match="each run its own seed"), store.unit_of_work():
+            store.append("order-3", [NewEvent("Placed")])
+            store.append("order-4", [NewEvent("Placed")])
+        assert store.count() == 1 and store.stream_version("order-3") == 0
+    with eventlab.EventStore(path, ids=seeded_ids(8)) as store:
+        assert store.append("order-2", [NewEvent("Placed")])[0].position == 2
+        assert store.verify().ok

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventlab
-from eventlab import NewEvent, handle, replay, timetravel
+from eventlab import NewEvent, UsageError, handle, replay, sample, snapshots, timetravel
 from eventlab.examples import orders
 from eventlab.timetravel import history, state_at, states_at
 
@@ -252,3 +252,21 @@ def test_states_at_in_python_decodes_a_slice_of_streams_at_a_time_with_the_same_
     pd.testing.assert_frame_equal(states_at(shop, orders.decider, method="python"), whole)
     pd.testing.assert_frame_equal(states_at(shop, orders.decider, method="python", position=3),
                                   states_at(shop, orders.decider, method="sql", position=3))
+
+
+def test_a_page_of_history_is_the_same_rows_as_the_whole_history():
+    store = sample.demo_store(n_orders=400)
+    stream_id = "stock-espresso-beans"
+    whole = history(store, stream_id, orders.stock_decider)
+    length = len(whole)
+    pd.testing.assert_frame_equal(history(store, stream_id, orders.stock_decider, last=10),
+                                  whole.iloc[-10:].reset_index(drop=True))
+    pd.testing.assert_frame_equal(history(store, stream_id, orders.stock_decider, versions=(5, 20)),
+                                  whole.iloc[4:20].reset_index(drop=True))
+    snapshots.take_every(store, orders.stock_decider, 16)  # a page then starts from a snapshot
+    pd.testing.assert_frame_equal(history(store, stream_id, orders.stock_decider, versions=(40, length)),
+                                  whole.iloc[39:].reset_index(drop=True))
+    assert len(history(store, stream_id, orders.stock_decider, last=10 * length)) == length
+    for bad in ({"last": 0}, {"versions": (3, 2)}, {"versions": (0, 5)}, {"last": 3, "versions": (1, 2)}):
+        with pytest.raises(UsageError, match="last|versions"):
+            history(store, stream_id, orders.stock_decider, **bad)

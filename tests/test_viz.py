@@ -136,7 +136,7 @@ def test_state_evolution_draws_status_items_and_paid_event_by_event(shop):
 
 def test_system_over_time_stacks_statuses_counts_revenue_and_events(shop):
     fig = viz.system_over_time(shop, orders.decider, freq="min")
-    by_status, revenue, rate, late = fig.axes
+    by_status, revenue, late, rate = fig.axes
     assert legend_labels(by_status) == ["Placed", "Paid", "Shipped", "Cancelled"]
     assert sum(isinstance(c, PolyCollection) for c in by_status.collections) == 4
     assert revenue.lines[0].get_ydata()[-1] == 100
@@ -241,7 +241,7 @@ def test_another_domain_gets_its_changes_and_its_system_over_time(desk):
     assert list(changes["stage"].cat.categories) == ["open", "working", "solved", "dropped", "draft"]
     assert changes.groupby("stream_id", observed=True)["minutes"].last().tolist() == [30, 10, 0, 25]
     fig = viz.system_over_time(desk, tickets, freq="min")
-    by_stage, spent, rate, late = fig.axes
+    by_stage, spent, late, rate = fig.axes
     assert legend_labels(by_stage) == ["open", "working", "solved", "dropped"]
     assert by_stage.get_title() == "Tickets by stage at the end of each min"
     assert spent.lines[0].get_ydata()[-1] == 65 and spent.get_ylabel() == "time spent (sum minutes)"

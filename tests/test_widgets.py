@@ -19,7 +19,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eventlab import Decider, EventStore, UsageError, event_type, sample, state_at, states_at
+from eventlab import (
+    Decider,
+    EventStore,
+    UsageError,
+    checkpoints,
+    event_type,
+    latest_values,
+    replay,
+    sample,
+    snapshots,
+    state_at,
+    states_at,
+)
+from eventlab.application.timetravel import state_row
 from eventlab.core.decider import Summary
 from eventlab.examples import orders
 from eventlab.widgets import (
@@ -361,3 +374,82 @@ def test_time_scrubbing_times_each_move():
     assert len(timings) == 3 and (timings > 0).all() and slider.current.position == 40
     assert state_diff(orders.OrderState(), orders.OrderState()).empty
     assert timedelta(0) <= slider.moments[-1] - slider.moments[0]
+
+
+@pytest.fixture(scope="module")
+def long_streams():
+    """The demo shop at 2,500 orders: stock streams of up to ~1,100 events, longer than the checkpoints'
+    spacing, so frames come from checkpoints plus a few events; a copy also has snapshots every 200."""
+    store = sample.demo_store(n_orders=2_500)
+    longest = store.rows("SELECT max(version) FROM events WHERE stream_id LIKE 'stock-%'")[0][0]
+    assert longest > checkpoints.EVERY  # else no checkpoint would be used
+    yield store
+    store.close()
+
+
+def replayed_frame(store: EventStore, deciders: dict[str, Decider], position: int) -> tuple:
+    """What the frame at ``position`` must show, by a full replay of its stream from the first event."""
+    [event] = store.read_all(position, position)
+    decider = next(d for prefix, d in deciders.items() if event.stream_id.startswith(prefix))
+    stream = store.read(event.stream_id)[:event.version]
+    before, after = replay(stream[:-1], decider), replay(stream, decider)
+    return event, before, after, state_diff(before, after)
+
+
+@pytest.mark.parametrize("with_snapshots", [False, True])
+def test_the_time_slider_frames_equal_a_full_replay_at_random_points_of_long_streams(long_streams,
+                                                                                    with_snapshots):
+    if with_snapshots:
+        assert snapshots.take_every(long_streams, orders.stock_decider, 200) > 0
+    try:
+        slider = TimeSlider(long_streams, orders.decider, others=[orders.stock_decider])
+        rng = random.Random(21)
+        stock = [p for (p,) in long_streams.rows("SELECT position FROM events WHERE stream_id LIKE 'stock-%' "
+                                                 "AND version > ?", [checkpoints.EVERY])]
+        points = rng.sample(range(1, long_streams.head_position + 1), 15) + rng.sample(stock, 15)
+        for position in points:
+            slider.slider.value = position
+            frame = slider.current
+            event, before, after, diff = replayed_frame(long_streams, slider.deciders, position)
+            assert shown_counts(slider) == expected_counts(long_streams, position=position)
+            assert (frame.event, frame.before, frame.after) == (event, before, after), position
+            pd.testing.assert_frame_equal(frame.diff, diff)
+            assert frame.event.stream_id in slider.body.value and event.type in slider.body.value
+    finally:
+        snapshots.delete_all(long_streams)
+
+
+@pytest.mark.parametrize("decider", [orders.stock_decider, latest_values("stock")], ids=["stock", "raw"])
+def test_the_stream_slider_frames_equal_a_full_replay_at_random_versions_of_a_long_stream(long_streams,
+                                                                                        decider):
+    stream_id = long_streams.rows("SELECT stream_id FROM events GROUP BY stream_id ORDER BY count(*) DESC "
+                                  "LIMIT 1")[0][0]
+    slider = StreamSlider(long_streams, stream_id, decider=decider)
+    events = long_streams.read(stream_id)
+    assert slider.slider.max == len(events) > checkpoints.EVERY
+    for version in random.Random(5).sample(range(1, len(events) + 1), 20):
+        slider.slider.value = version
+        before, after = replay(events[:version - 1], decider), replay(events[:version], decider)
+        frame = slider.current
+        assert (frame.event, frame.before, frame.after) == (events[version - 1], before, after), version
+        pd.testing.assert_frame_equal(frame.diff, state_diff(before, after))
+        shown = dict(zip(slider.state_table["field"], slider.state_table["value"], strict=True))
+        assert shown == state_row(after)
+
+
+def test_checkpoints_give_the_state_at_every_version_from_snapshots_or_memory(long_streams):
+    stream_id = "stock-espresso-beans"
+    events = long_streams.read(stream_id)
+    from_memory = checkpoints.StreamCheckpoints(long_streams, stream_id, orders.stock_decider, every=100)
+    snapshots.take_every(long_streams, orders.stock_decider, 100)
+    try:
+        from_snapshots = checkpoints.StreamCheckpoints(long_streams, stream_id, orders.stock_decider,
+                                                       every=100)
+        assert from_snapshots.versions == from_memory.versions == list(range(0, len(events) + 1, 100))
+        for version in [0, 1, 99, 100, 101, len(events) - 1, len(events), *random.Random(8).sample(
+                range(len(events)), 20)]:
+            right = replay(events[:version], orders.stock_decider)
+            assert from_memory.state_at(version) == from_snapshots.state_at(version) == right, version
+            assert state_at(long_streams, stream_id, orders.stock_decider, version=version) == right
+    finally:
+        snapshots.delete_all(long_streams)

@@ -26,31 +26,73 @@ S = TypeVar("S")
 
 
 def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, after: int = 0,
-                 state: S | None = None, where: str = "true", params: list[Any] | tuple = ()) -> S:
+                 state: S | None = None, where: str = "true", params: list[Any] | tuple = (),
+                 between: tuple[int, int] | None = None) -> S:
     """The state of one stream: ``state`` after version ``after`` (default: the initial state before
     any event) with the stream's later events folded in.
 
     ``where`` is an SQL condition on the stream's events (e.g. ``"version <= ?"``
-    with ``params``) that cuts it at a point in time.
+    with ``params``) that cuts it at a point in time. ``between=(low, high)``
+    reads only the stream's events at global positions ``low < position <= high``
+    and finds them by position instead of by the stream's index: the log is stored
+    in position order, so DuckDB reads only that stretch of it. That is what keeps
+    a few events of a very long stream cheap (checkpoints use it); the index would
+    fetch the whole stream first.
     """
+    if between is None:
+        found, found_params = "stream_id = ?", [stream_id]
+    else:
+        found, found_params = "position > ? AND position <= ? AND stream_id = ?", [*between, stream_id]
     if decider.raw:  # evolve reads RecordedEvents: make them, as store.read does
         rows = store.rows(f"""
-            WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE stream_id = ?)
+            WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE {found})
             SELECT * FROM stream WHERE version > ? AND {where} ORDER BY version""",
-            [stream_id, after, *params])
+            [*found_params, after, *params])
         return fold_events(records_from_rows(rows), decider, state)
     rows = store.arrow(f"""
         WITH stream AS MATERIALIZED (  -- the stream first, found by the index; with the point's bounds
             SELECT type, data, schema_version, version, position, recorded_at, occurred_at  -- beside
-            FROM events WHERE stream_id = ?                    -- it, DuckDB would scan the whole log
+            FROM events WHERE {found}                           -- it, DuckDB would scan the whole log
         )
         SELECT type, data, schema_version FROM stream WHERE version > ? AND {where} ORDER BY version""",
-        [stream_id, after, *params])
+        [*found_params, after, *params])
     with fastpaths.gc_paused():  # a long stream makes many objects that all live until the end
         events = decoded(rows, stream_id)
         state = fold_events(events, decider, state)
         del events  # freed before the collector wakes up, so it does not scan them on waking
     return state
+
+
+def states_every(store: EventStore, stream_id: str, decider: Decider[S], every: int,
+                 positions: np.ndarray) -> dict[int, S]:
+    """The stream's state after every ``every``-th version, from one pass over it (``positions``: its
+    events' global positions in version order)."""
+    states: dict[int, S] = {}
+    state = decider.initial_state
+    length = len(positions)
+    if decider.raw:  # RecordedEvents are heavy: a stretch of the stream at a time, found by position
+        for start in range(0, length - length % every, every):
+            between = (int(positions[start]) - 1, int(positions[start + every - 1]))
+            state = stream_state(store, stream_id, decider, state=state, between=between)
+            states[start + every] = state
+        return states
+    rows = store.arrow("""
+        WITH stream AS MATERIALIZED (
+            SELECT type, data, schema_version, version FROM events WHERE stream_id = ?)
+        SELECT type, data, schema_version FROM stream ORDER BY version""", [stream_id])
+    block = every * max(1, DECODE_BLOCK // every)  # decode many checkpoints' events at once, fold each
+    with fastpaths.gc_paused():
+        for first in range(0, length - length % every, block):
+            events = decoded(rows.slice(first, min(block, length - length % every - first)), stream_id)
+            for start in range(0, len(events), every):
+                state = fold_events(events[start:start + every], decider, state)
+                states[first + start + every] = state
+            del events
+    return states
+
+
+DECODE_BLOCK = 50_000
+"""about how many events ``states_every`` holds decoded at once"""
 
 
 def decoded(rows: pa.Table, stream_id: str | None = None) -> list[object]:

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from eventlab.application.replaying import stream_state
+import pyarrow as pa
+
+from eventlab.application.replaying import states_every, stream_state
 from eventlab.core import fastpaths
 from eventlab.core.events import payload_of, to_json
 from eventlab.errors import StoreError, UsageError
@@ -100,6 +102,69 @@ def latest(store: EventStore, stream_id: str, decider: Decider, *, version: int 
     version_, position_, recorded_at, state = rows[0]
     restored = state_from_dict(type(decider.initial_state), fastpaths.loads(state.encode()))
     return Snapshot(stream_id, version_, position_, recorded_at, restored)
+
+
+def versions(store: EventStore, stream_id: str, decider: Decider) -> list[int]:
+    """The versions of a stream that have a snapshot ``decider`` can use, in order."""
+    if not decider.name or not _has_table(store):
+        return []
+    return [version for (version,) in store.rows(
+        "SELECT version FROM snapshots WHERE stream_id = ? AND decider = ? AND state_version = ? "
+        "ORDER BY version", [stream_id, decider.name, decider.state_version])]
+
+
+def next_position(store: EventStore, stream_id: str, decider: Decider, version: int) -> int | None:
+    """The global position of the oldest snapshot of a stream after ``version`` (None if there is none)."""
+    if not decider.name or not _has_table(store):
+        return None
+    rows = store.rows("SELECT min(position) FROM snapshots WHERE stream_id = ? AND decider = ? "
+                      "AND state_version = ? AND version > ?",
+                      [stream_id, decider.name, decider.state_version, version])
+    return rows[0][0]
+
+
+def take_every(store: EventStore, decider: Decider, n: int) -> int:
+    """A snapshot at every ``n``-th version of each of ``decider``'s streams; returns how many were stored.
+
+    Each stream is replayed once (not once per snapshot), so this checkpoints a
+    whole log at about the cost of replaying it. Afterwards the state of any of
+    its streams at any version (``state_at``, the sliders) is a snapshot plus at
+    most ``n - 1`` events.
+    """
+    _check_named(decider)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise UsageError(f"a snapshot every n versions needs an int n >= 1, got {n!r}")
+    store.check_writable("store snapshots")
+    if store.in_unit_of_work:
+        raise StoreError("take snapshots after the unit of work commits: they must describe stored events")
+    prefix = f"{decider.category}-" if decider.category else ""
+    names = ("stream_id", "version", "position", "recorded_at", "state")
+    columns: dict[str, list] = {name: [] for name in names}
+    for (stream_id,) in store.rows("SELECT stream_id FROM events WHERE starts_with(stream_id, ?) "
+                                   "GROUP BY stream_id HAVING count(*) >= ? ORDER BY stream_id", [prefix, n]):
+        marks = store.arrow("SELECT position, recorded_at FROM events WHERE stream_id = ? ORDER BY version",
+                            [stream_id])
+        positions = marks.column("position").to_numpy()
+        for version, state in states_every(store, stream_id, decider, n, positions).items():
+            columns["stream_id"].append(stream_id)
+            columns["version"].append(version)
+            columns["position"].append(int(positions[version - 1]))
+            columns["recorded_at"].append(marks.column("recorded_at")[version - 1].as_py())
+            columns["state"].append(to_json(state_to_dict(state), "snapshot state"))
+    taken = pa.table(columns)
+    if not taken.num_rows:
+        return 0
+    with store.connection() as con:
+        con.execute(SNAPSHOTS_DDL)
+        con.register("eventlab_new_snapshots", taken)
+        try:
+            con.execute("INSERT OR REPLACE INTO snapshots SELECT stream_id, ?, ?, version, position, "
+                        "recorded_at, state::JSON FROM eventlab_new_snapshots",
+                        [decider.name, decider.state_version])
+        finally:
+            con.unregister("eventlab_new_snapshots")
+    _has_table_by_store[store] = True
+    return taken.num_rows
 
 
 def every(store: EventStore, decider: Decider, n: int) -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from eventlab.application import replaying, snapshots
+from eventlab.application import latest_values, replaying, snapshots
 from eventlab.core import fastpaths
 from eventlab.core.decider import Decider, fold_events, replay
 from eventlab.core.events import RecordedEvent
@@ -62,24 +62,70 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replay(pending, decider)
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
-    return replaying.stream_state(store, stream_id, decider, after=snapshot.version if snapshot else 0,
-                                  state=snapshot.state if snapshot else None, where=where, params=params)
+    if snapshot is None:
+        return replaying.stream_state(store, stream_id, decider, where=where, params=params)
+    # only the stretch of the log from this snapshot to the next one can hold the events wanted:
+    # read it by position instead of fetching the whole stream by its index
+    end = snapshots.next_position(store, stream_id, decider, snapshot.version)
+    between = (snapshot.position, end if end is not None else store.head_position)
+    return replaying.stream_state(store, stream_id, decider, after=snapshot.version, state=snapshot.state,
+                                  where=where, params=params, between=between)
 
 
-def history(store: EventStore, stream_id: str, decider: Decider) -> pd.DataFrame:
+def history(store: EventStore, stream_id: str, decider: Decider, *, last: int | None = None,
+            versions: tuple[int, int] | None = None) -> pd.DataFrame:
     """One row per event of a stream: position, version, type, times, and the state after it.
 
     The raw material of audit trails, pictures of state evolving and the time slider.
+    A page of a long stream: ``last=50`` (its last 50 events) or ``versions=(1001, 1050)``
+    (both included). A page starts from the state before its first event, which
+    ``state_at`` finds from the newest snapshot below it, so with snapshots a page
+    costs about the same on any stream, however long.
     """
+    first, end = _page(store, stream_id, last, versions)
+    state = state_at(store, stream_id, decider, version=first - 1) if first > 1 else decider.initial_state
     rows = []
-    state = decider.initial_state
-    for record in store.read(stream_id):
+    for record in _page_events(store, stream_id, decider, first, end):
         state = replay([record], decider, state)
         rows.append({"position": record.position, "version": record.version, "type": record.type,
                      "recorded_at": record.recorded_at, "occurred_at": record.occurred_at,
                      **state_row(state)})
     columns = _columns(["position", "version", "type", "recorded_at", "occurred_at"], decider, rows)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _page_events(store: EventStore, stream_id: str, decider: Decider, first: int,
+                 end: int | None) -> list[RecordedEvent]:
+    """The stream's events from version ``first`` to ``end``: read by position between the snapshots
+    around them when there are some (a stretch of the log), else by the stream's index (all of it)."""
+    below = None if store.in_unit_of_work or first == 1 else snapshots.latest(
+        store, stream_id, decider, version=first - 1)
+    if below is None:
+        return store.read(stream_id, first, end)
+    above = snapshots.next_position(store, stream_id, decider, end if end is not None else 2**62)
+    return records_from_rows(store.rows(
+        f"{SELECT_EVENTS} WHERE position > ? AND position <= ? AND stream_id = ? AND version >= ? "
+        f"AND version <= ? ORDER BY position",
+        [below.position, above if above is not None else store.head_position, stream_id, first,
+         end if end is not None else 2**62]))
+
+
+def _page(store: EventStore, stream_id: str, last: int | None,
+          versions: tuple[int, int] | None) -> tuple[int, int | None]:
+    """The first and last version (None: to the end) of the page of ``history`` asked for."""
+    if last is not None and versions is not None:
+        raise UsageError("give history(...) last=N or versions=(first, last), not both")
+    if last is not None:
+        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+            raise UsageError(f"last must be an int >= 1 (how many of the newest events), got {last!r}")
+        return max(1, store.stream_version(stream_id) - last + 1), None
+    if versions is None:
+        return 1, None
+    if (not isinstance(versions, tuple) or len(versions) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in versions)
+            or not 1 <= versions[0] <= versions[1]):
+        raise UsageError(f"versions must be (first, last) with 1 <= first <= last, got {versions!r}")
+    return versions
 
 
 def states_at(store: EventStore, decider: Decider, *, position: int | None = None,
@@ -180,15 +226,17 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, events: str, p
     # NOT MATERIALIZED: each use of stream_events in the state SQL is its own scan of events, which
     # reads only the rows and columns that use needs, instead of one buffered copy of every event
     # (JSON data included) shared by all uses.
-    query = f"""
+    with_stream_events = f"""
         WITH stream_events AS NOT MATERIALIZED (
             SELECT * FROM {events} AND starts_with(stream_id, ?)
-        )
-        SELECT * FROM ({decider.state_sql})"""
+        )"""
+    query = f"{with_stream_events} SELECT * FROM ({decider.state_sql})"
     columns = ["stream_id", *state_columns(decider), *([decider.spread] if decider.spread else [])]
     table = frame = None
     with store.connection() as con:
         try:
+            if decider.spread and decider.state_sql == latest_values.STATE_SQL:  # its fast form
+                return latest_values.frame_by_field(con, with_stream_events, [*params, prefix])
             relation = con.sql(query, params=[*params, prefix])
             if sorted(relation.columns) != sorted(columns):
                 raise UsageError(

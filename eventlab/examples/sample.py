@@ -45,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from eventlab.application import snapshots
 from eventlab.application.sqlmacros import install_macros
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import compact_json, type_name_of
@@ -130,14 +131,17 @@ def generate_weeks(n_orders: int = 1000, seed: int = 7, *, start: datetime = STA
 
 
 def demo_store(path: str | Path | None = None, n_orders: int = 1000, seed: int = 7, *,
-               progress: bool = False) -> EventStore:
+               progress: bool = False, snapshot_every: int | None = None) -> EventStore:
     """A store holding ``generate_orders(n_orders, seed)``, with the time-travel SQL macros installed.
 
     ``path=None`` gives an in-memory store; a file path gives a store you can
     open again, also in the DuckDB command line. The events go in by bulk
     import, which keeps their simulated timestamps (the store adds the hash
     chain), one week at a time: DuckDB imports a week on a second thread while
-    Python simulates the next.
+    Python simulates the next. With ``snapshot_every=n``, every stream of orders
+    and stock gets a snapshot at each n-th version (``snapshots.take_every``): the
+    long stock streams' checkpoints, so that time travel and the sliders never
+    replay more than n events of them.
     """
     store = EventStore(path)
     try:
@@ -149,6 +153,9 @@ def demo_store(path: str | Path | None = None, n_orders: int = 1000, seed: int =
                 importing = importer.submit(store.import_events, part)
             importing.result()
         install_macros(store, orders.decider)
+        if snapshot_every is not None:
+            for decider in (orders.decider, orders.stock_decider):
+                snapshots.take_every(store, decider, snapshot_every)
     except BaseException:
         store.close()
         raise

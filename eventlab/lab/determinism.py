@@ -68,6 +68,12 @@ class HandClock:
         return f"HandClock({self._now!r})"
 
 
+def seeded_bytes(seed: int = 0) -> Callable[[int], bytes]:
+    """``random_bytes(n)`` from ``random.Random(seed)``: repeatable keys and nonces for a course notebook
+    (``eventlab.keystore.KeyStore(random_bytes=...)``). Predictable, so never for real personal data."""
+    return random.Random(seed).randbytes
+
+
 def seeded_ids(seed: int = 0) -> Callable[[], uuid.UUID]:
     """Random-looking (version 4) UUIDs drawn from ``random.Random(seed)``: the same seed, the same ids."""
     rng = random.Random(seed)

@@ -336,8 +336,8 @@ def timeline(source: Source, streams: Sequence[str] | None = None, *, limit: int
     lane_of = events["stream_id"].map({stream: i for i, stream in enumerate(lanes)}).astype(int)
     # inches per lane, dot size and label size: roomy for a few lanes, compact for a hundred
     per_lane, dot, font = (0.45, 110, 9) if len(lanes) <= 10 else (0.3, 40, 9) if len(lanes) <= 30 else (
-        0.17, 22, 6.5)
-    fig = _figure(11, 3.6 if len(lanes) == 1 else min(2.2 + per_lane * len(lanes), 22))
+        0.11, 18, 6)
+    fig = _figure(11, 3.6 if len(lanes) == 1 else min(2.2 + per_lane * len(lanes), 14))
     ax = fig.add_subplot()
     spans = events.groupby(lane_of)["recorded_at"].agg(["min", "max"])
     ax.hlines(spans.index, spans["min"], spans["max"], color="0.85", linewidth=1.5, zorder=1)
@@ -352,6 +352,8 @@ def timeline(source: Source, streams: Sequence[str] | None = None, *, limit: int
     ax.set_xlabel("recorded at (UTC)")
     ax.set_ylabel("stream")
     _date_axis(ax)
+    if len(lanes) > 30:  # a tall figure: the dates at the top too, where reading starts
+        ax.tick_params(axis="x", labeltop=True)
     ax.grid(axis="x", color="0.93")
     # legend dots at full size, however small the lanes' dots: a colour must be easy to match
     ax.legend(title="event type", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
@@ -421,16 +423,16 @@ def system_over_time(source: Source, decider: Decider, *, by: str | None = None,
     ``source`` is a store or a :func:`changes` DataFrame of ``decider``. For
     the shop: orders by status, revenue, order events. The total is summed by
     when each event was *recorded* (what we knew at each moment); the grey area
-    is the part of it that had already happened by then (``occurred_at``) but
-    that the log had not heard of yet: late news.
+    of the panel below it is the part that had already happened by then
+    (``occurred_at``) but that the log had not heard of yet: late news.
     """
     summary = summary_of(decider, by)
     frame = changes(source, decider, by=by) if isinstance(source, EventStore) else source
     one, many = stream_names(decider)
     period = {"D": "day", "h": "hour", "W": "week"}.get(freq, freq)
-    panels = 3 if summary.total is not None else 2
-    fig = _figure(11, 9 if panels == 3 else 6.6)
-    axes = fig.subplots(panels, 1, sharex=True, height_ratios=[3, 2, 2][:panels])
+    panels = 4 if summary.total is not None else 2
+    fig = _figure(11, 10.5 if panels == 4 else 6.6)
+    axes = fig.subplots(panels, 1, sharex=True, height_ratios=[3, 2, 1.3, 2] if panels == 4 else [3, 2])
     by_value, rate = axes[0], axes[-1]
 
     counts = counts_over_time(frame, decider, freq, by=by)
@@ -445,7 +447,7 @@ def system_over_time(source: Source, decider: Decider, *, by: str | None = None,
     by_value.legend(title=summary.by, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
     if summary.total is not None:
-        _total_panel(axes[1], frame, summary)
+        _total_panels(axes[1], axes[2], frame, summary)
 
     per_period = frame.pivot_table(index=frame["recorded_at"].dt.floor(freq), columns="type",
                                    values="position", aggfunc="count", observed=True).fillna(0)
@@ -465,12 +467,15 @@ def system_over_time(source: Source, decider: Decider, *, by: str | None = None,
     return fig
 
 
-def _total_panel(ax: Axes, frame: pd.DataFrame, summary: Summary) -> None:
-    """The total as known at each moment, and (right axis) the part already happened but not yet recorded.
+def _total_panels(ax: Axes, late: Axes, frame: pd.DataFrame, summary: Summary) -> None:
+    """The total as known at each moment and, in a panel of its own, the part not recorded yet.
 
     A late bank transfer is in the log with ``occurred_at`` days before its
     ``recorded_at``: by business time it counts from the day the money moved,
-    but nobody knew of it until it was recorded.
+    but nobody knew of it until it was recorded. That part is small next to the
+    total, so it gets its own panel and its own scale, labelled as such,
+    rather than a second axis on the total's panel, where it would look as
+    large as the total itself.
     """
     total, label = summary.total, total_label(summary)
     amounts = frame[total] - frame[f"{total}_before"]
@@ -488,17 +493,14 @@ def _total_panel(ax: Axes, frame: pd.DataFrame, summary: Summary) -> None:
     ax.step(moments, known, where="post", color=color_of(adders[0]) if adders else "#333333", linewidth=1.8,
             label=f"{label.lower()} known then (by recorded_at)")
     ax.set_ylabel(f"{label.lower()} (sum {total})")
-    ax.set_ylim(bottom=0)  # both axes start at 0 on the same line, or the grey area seems to dip below it
-    late = ax.twinx()
-    late.fill_between(moments, total_by("occurred_at") - known, step="post", color="0.6", alpha=0.35,
-                      linewidth=0, label=f"{total} already, not recorded yet (right axis)")
-    late.set_ylabel("not recorded yet")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.set_title(f"{label} as known at each moment")
+    late.fill_between(moments, total_by("occurred_at") - known, step="post", color="0.55", alpha=0.5,
+                      linewidth=0)
+    late.set_ylabel(f"{total}, not\nrecorded yet")
     late.set_ylim(bottom=0)
-    ax.set_zorder(late.get_zorder() + 1)  # the line in front of the area
-    ax.patch.set_visible(False)
-    ax.legend(handles=[*ax.get_legend_handles_labels()[0], *late.get_legend_handles_labels()[0]],
-              loc="upper left", fontsize=9, framealpha=0.9, edgecolor="none")
-    ax.set_title(f"{label} as known at each moment (late events: what we did not know yet)")
+    late.set_title(f"Late news: {total} already, not recorded yet (its own, smaller scale)")
 
 
 def transitions(source: Source, decider: Decider, *, by: str | None = None,

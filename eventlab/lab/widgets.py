@@ -24,7 +24,6 @@ lookup plus one short read of the stream the event belongs to.
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import re
 import time
@@ -37,6 +36,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from eventlab.application.checkpoints import StreamCheckpoints
 from eventlab.application.timetravel import state_row
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import RecordedEvent
@@ -252,6 +252,7 @@ class TimeSlider(_Scrubber):
         if total:
             added = frame[total] - frame[f"{total}_before"]
             self._totals = np.cumsum(_at_positions(head, positions, added, 0.0))
+        self._long: dict[tuple[int, str], StreamCheckpoints] = {}
         self.state_table = pd.DataFrame()
         self.recent = pd.DataFrame()
         self.total: float | None = None  # the summary's total known at the current frame (None: it has none)
@@ -264,18 +265,27 @@ class TimeSlider(_Scrubber):
         self.recent = self._recent(step)
         if step == 0:
             return Frame(0, 0, moment, None, None, None, state_diff(None, None))
-        stream_id = self._stream_ids[self._stream_of[step]]
+        stream = self._stream_of[step]
+        stream_id = self._stream_ids[stream]
         decider = next((d for p, d in self.deciders.items() if stream_id.startswith(p)), None)
-        version = int(self._version_of[step])
-        # one read of the stream, cut at this event. (Not read(..., to_version=...): on DuckDB 2.0 the
-        # extra version filter turns the index lookup into a scan of the whole log, 50 ms at 1 M events.)
-        stream = self.store.read(stream_id)[:version]
-        event = stream[-1]
+        event = self.store.event_at(step)
         if decider is None:
             return Frame(step, step, moment, event, None, None, state_diff(None, None))
-        before = replay(stream[:-1], decider)
-        after = replay(stream[-1:], decider, before)
+        before = self._checkpoints(stream, decider).state_at(event.version - 1)
+        after = replay([event], decider, before)
         return Frame(step, step, moment, event, before, after, state_diff(before, after))
+
+    def _checkpoints(self, stream: int, decider: Decider) -> StreamCheckpoints:
+        """Checkpoints of one stream (by its code), kept for long streams: a move into a long stream
+        replays at most ``checkpoints.EVERY`` events (the first move into it may replay it once)."""
+        key = (stream, decider.name)
+        if key in self._long:
+            return self._long[key]
+        positions = np.flatnonzero(self._stream_of == stream)
+        found = StreamCheckpoints(self.store, self._stream_ids[stream], decider, positions=positions)
+        if found.length > found.every:
+            self._long[key] = found
+        return found
 
     def _recent(self, position: int, window: int = 5000) -> pd.DataFrame:
         """The streams changed last up to ``position``, newest first, with their ``by`` value and total."""
@@ -319,7 +329,10 @@ class StreamSlider(_Scrubber):
     """One stream, event by event: its state after each version, and what each event changed.
 
     ``picker`` lists up to ``max_options`` streams of ``decider``'s category
-    (and ``stream_id``, if given); choose another to load it.
+    (and ``stream_id``, if given); choose another to load it. A stream of any
+    length moves in bounded time: loading it reads its versions' positions, types
+    and times and takes checkpoints of its state (:mod:`eventlab.checkpoints`);
+    each move then reads the event shown and at most ``checkpoints.EVERY`` more.
     """
 
     def __init__(self, store: EventStore, stream_id: str | None = None, *, decider: Decider,
@@ -332,41 +345,45 @@ class StreamSlider(_Scrubber):
         self.picker = widgets.Dropdown(options=options, value=stream_id or (options[0] if options else None),
                                        description="stream", layout={"width": "260px"})
         self.state_table = pd.DataFrame()
-        self._events, self._states = self._replayed(self.picker.value)
-        super().__init__(self._recorded_ns(), extra=[self.picker])
+        super().__init__(self._load(self.picker.value), extra=[self.picker])
         self.picker.observe(self._pick, names="value")
 
-    def _replayed(self, stream_id: str | None) -> tuple[list[RecordedEvent], list[Any]]:
-        """The stream's events, and its state after each version (index 0: before the first event)."""
-        events = self.store.read(stream_id) if stream_id else []
-        states = list(itertools.accumulate(events, lambda state, e: replay([e], self.decider, state),
-                                           initial=self.decider.initial_state))
-        return events, states
-
-    def _recorded_ns(self) -> np.ndarray:
-        return np.array([pd.Timestamp(e.recorded_at).value for e in self._events], dtype=np.int64)
+    def _load(self, stream_id: str | None) -> np.ndarray:
+        """Index the stream: each version's position and type, checkpoints; returns its recorded times."""
+        log = self.store.arrow("""
+            WITH stream AS MATERIALIZED (
+                SELECT version, position, type, epoch_ns(recorded_at) AS t FROM events WHERE stream_id = ?)
+            SELECT position, type, t FROM stream ORDER BY version""", [stream_id or ""])
+        self._types = log.column("type").to_pylist()
+        self._checkpoints = StreamCheckpoints(self.store, stream_id or "", self.decider,
+                                              positions=log.column("position").to_numpy())
+        return log.column("t").to_numpy()
 
     def _pick(self, change: dict) -> None:
-        self._events, self._states = self._replayed(change["new"])
-        self._set_times(self._recorded_ns())
+        self._set_times(self._load(change["new"]))
         self._show()
 
     def _frame(self, step: int, moment: datetime | None) -> Frame:
-        after = self._states[step]
-        self.state_table = pd.DataFrame(state_row(after).items(), columns=["field", "value"])
         if step == 0:
-            return Frame(0, 0, moment, None, None, after, state_diff(after, after))
-        event, before = self._events[step - 1], self._states[step - 1]
-        return Frame(step, event.position, moment, event, before, after, state_diff(before, after))
+            event, before, after = None, None, self.decider.initial_state
+        else:
+            event = self.store.event_at(int(self._checkpoints.positions[step - 1]))
+            before = self._checkpoints.state_at(step - 1)
+            after = replay([event], self.decider, before)
+        self.state_table = pd.DataFrame(state_row(after).items(), columns=["field", "value"])
+        return Frame(step, event.position if event else 0, moment, event, before, after,
+                     state_diff(after if before is None else before, after))
 
     def _where(self, step: int) -> str:
-        return f"<b>{html.escape(str(self.picker.value))}</b> · version <b>{step}</b> of {len(self._events)}"
+        return (f"<b>{html.escape(str(self.picker.value))}</b> · version <b>{step}</b> of "
+                f"{self._checkpoints.length}")
 
     def _body(self, frame: Frame) -> str:
+        first = max(1, frame.step - 29)
         lane = "".join(
-            _chip(f"v{e.version}", color_of(e.type), title=e.type, faded=e.version > frame.step,
-                  ring=e.version == frame.step)
-            for e in self._events[max(0, frame.step - 30): frame.step + 30])
+            _chip(f"v{version}", color_of(type_), title=type_, faded=version > frame.step,
+                  ring=version == frame.step)
+            for version, type_ in enumerate(self._types[first - 1: frame.step + 30], start=first))
         state = _html_table(self.state_table, marked=self.state_table["field"].isin(frame.diff["field"]))
         return (f"<div style='margin:4px 0'>{lane}</div>"
                 f"<div style='display:flex;gap:28px;flex-wrap:wrap'>"

@@ -5,18 +5,18 @@ here DuckDB checks, numbers and hashes the whole batch in a few vectorized
 passes, and only the hash chain itself (each link needs the one before) is
 folded in Python. The batch goes in as one transaction: all of it or none.
 
-Where the time goes (90,000 events, two cores): DuckDB's INSERT into ``events``
-(about 0.25 s: appending the rows, four indexes) and the checkpoint its COMMIT
-runs (about 0.6 s: compressing the new row group, writing the indexes) are more
-than half of it, and no SQL here changes them. Around them: the source is read
-once into a temporary table (a column of ``uuid.UUID`` objects is handed over
-as an Arrow UUID column, which DuckDB reads as it is, not object by object);
-the checks scan that table, those on a stream id or a type once per distinct
-value, and parse JSON in Python only where Python may read it differently from
-DuckDB; DuckDB computes content digests a chunk at a time on a second thread
-while Python folds the chunk before into the chain; and the INSERT takes the
-rows side by side (a POSITIONAL JOIN of tables already in import order),
-neither joining nor sorting them.
+Where the time goes (989,955 events of orders-v1, two shared cores; 28 s under a
+load average of 8): the INSERT + COMMIT into ``events`` about half (the stream_id
+index and the primary key on position; schema 1's UNIQUE indexes on event_id and
+(stream_id, version) made it about twice as slow), content digests 4-5 s, checks
+4 s, numbering 2 s, reading the source 1 s. The source is read once into a
+temporary table (a column of ``uuid.UUID`` objects is handed over as an Arrow UUID
+column, which DuckDB reads as it is, not object by object); the checks scan that
+table, those on a stream id or a type once per distinct value, and parse JSON in
+Python only where Python may read it differently from DuckDB; DuckDB computes every
+content digest in one pass; and the rows go in a chunk at a time, side by side
+(a POSITIONAL JOIN of tables already in import order, neither joining nor sorting),
+DuckDB inserting one chunk while Python folds the next into the hash chain.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 REQUIRED = ("stream_id", "type", "data", "recorded_at")
 OPTIONAL = ("metadata", "event_id", "occurred_at", "schema_version", "version")
 IGNORED = ("position", "prev_hash", "hash")  # recomputed: an export imports as it was
-_CHUNK = 32_768
-"""rows per digest query (at least; an eighth of the import if more): DuckDB hashes one chunk
-while Python folds the one before into the chain"""
+_CHUNK = 122_880
+"""rows per INSERT (a DuckDB row group; an eighth of the import if more): DuckDB inserts one chunk
+while Python folds the next one into the hash chain"""
 
 
 @dataclass(frozen=True)
@@ -81,28 +81,45 @@ def import_events(store: EventStore, source: pd.DataFrame | str | Path, *,
     ``sort=True`` orders rows by time (ties keep their order), and ``timezone``
     says what naive times mean. Anything refused leaves the store as it was.
     """
-    options = columns is not None or stream_prefix or sort or timezone is not None
-    text = isinstance(source, (str, Path)) and Path(source).suffix.lower() != ".parquet"  # times as text
-    if isinstance(source, (str, Path)) and (options or text):
-        source = mapping.read_table(source)
-    if isinstance(source, pd.DataFrame) and (options or text or mapping.needs_mapping(source, columns)):
-        source = mapping.to_events(source, columns, stream_prefix=stream_prefix, sort=sort, timezone=timezone)
-    with store._lock:
-        store.check_writable()
-        if store.in_unit_of_work:
-            raise StoreError("import_events cannot run inside a unit_of_work; run it on its own")
-        con = store._con
-        _register_source(con, source)
-        try:
-            columns = _check_columns(con)
-            _stage(con, columns)
-            _validate(con, columns)
-            return _write(store, progress)
-        finally:
-            con.execute("DROP TABLE IF EXISTS eventlab_import")
-            con.execute("DROP TABLE IF EXISTS eventlab_import_keys")
-            con.unregister("eventlab_import_source")
-            store._invalidate_caches()
+    with _progress_bar(progress) as bar:
+        options = columns is not None or stream_prefix or sort or timezone is not None
+        text = isinstance(source, (str, Path)) and Path(source).suffix.lower() != ".parquet"  # times as text
+        if isinstance(source, (str, Path)) and (options or text):
+            source = mapping.read_table(source)
+        if isinstance(source, pd.DataFrame) and (options or text or mapping.needs_mapping(source, columns)):
+            bar.set_description("mapping")
+            source = mapping.to_events(source, columns, stream_prefix=stream_prefix, sort=sort,
+                                       timezone=timezone)
+        with store._lock:
+            store.check_writable()
+            if store.in_unit_of_work:
+                raise StoreError("import_events cannot run inside a unit_of_work; run it on its own")
+            con = store._con
+            _register_source(con, source)
+            try:
+                columns = _check_columns(con)
+                _stage(con, columns)
+                bar.total = con.execute("SELECT count(*) FROM eventlab_import").fetchall()[0][0]
+                bar.unit_scale = bar.total >= 10_000  # 990k/990k, but 50/50 (not 50.0/50.0)
+                bar.set_description("checking")
+                _validate(con, columns)
+                bar.set_description("numbering and hashing")
+                report = _write(store, bar)
+                bar.set_description("imported")
+                return report
+            finally:
+                con.execute("DROP TABLE IF EXISTS eventlab_import")
+                con.execute("DROP TABLE IF EXISTS eventlab_import_keys")
+                con.unregister("eventlab_import_source")
+                store._invalidate_caches()
+
+
+def _progress_bar(show: bool):
+    """One bar for a whole import: its step (reading, checking, ...) and events written, with the rate
+    in events/s since the import began (``smoothing=0``: an average over the whole load)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=None, desc="reading", unit=" events", smoothing=0, disable=not show)
 
 
 def export_parquet(store: EventStore, path: str | Path) -> Path:
@@ -378,7 +395,7 @@ def _finite(token: str) -> float:
     return value
 
 
-def _write(store: EventStore, progress: bool) -> ImportReport:
+def _write(store: EventStore, bar) -> ImportReport:
     con = store._con
     in_order = con.execute(  # the temporary table holds the rows in import order (DuckDB keeps it)
         "SELECT count(*) FILTER (WHERE row_no <> rowid + 1) = 0 FROM eventlab_import").fetchall()[0][0]
@@ -395,15 +412,30 @@ def _write(store: EventStore, progress: bool) -> ImportReport:
                 f"row {early[0] - 1}: recorded_at {early[1]} is before the newest stored event "
                 f"({head_time}); an import can only add history after what the log holds"
             )
-    # what each row is given beyond its own columns, in import order (narrow: the wide columns
-    # stay where they are, and the INSERT takes them from there); versions are numbered per
-    # stream_no, a number per distinct stream id (quicker to partition by than the text)
+    _number(con, head_position)
+    rows = con.execute("SELECT row_no FROM eventlab_import_keys ORDER BY row_no").fetchnumpy()["row_no"]
+    if not len(rows):
+        return ImportReport(0, skipped, None, None)
+    in_order = in_order and con.execute(
+        "SELECT count(*) FILTER (WHERE position <> ? + rowid + 1) = 0 FROM eventlab_import_keys",
+        [head_position]).fetchall()[0][0]
+    digests = con.sql(_IN_ORDER_DIGESTS if in_order else _JOINED_DIGESTS).to_arrow_table()
+    _insert_chained(con, rows, digests.column("digest"), head_position, head_hash, in_order, bar)
+    return ImportReport(len(rows), skipped, head_position + 1, head_position + len(rows))
+
+
+def _number(con, head_position: int) -> None:
+    """What each row is given beyond its own columns, in import order: position, version, event id
+    (narrow: the wide columns stay where they are, and the INSERT takes them from there). Versions
+    are numbered per stream_no, a number per distinct stream id (quicker to partition by than the
+    text), after the stream's stored events; refuses a given version that differs."""
     con.execute("""
         CREATE TEMP TABLE eventlab_import_keys AS
         WITH streams AS (
             SELECT d.stream_id, row_number() OVER () AS stream_no, coalesce(s.version, 0) AS stored
             FROM (SELECT DISTINCT stream_id FROM eventlab_import) d
-            LEFT JOIN (SELECT stream_id, max(version) AS version FROM events GROUP BY stream_id) s
+            LEFT JOIN (SELECT stream_id, max(version) AS version FROM events
+                       WHERE stream_id IN (SELECT stream_id FROM eventlab_import) GROUP BY stream_id) s
                    USING (stream_id))
         SELECT i.row_no, ? + row_number() OVER (ORDER BY i.row_no) AS position,
                coalesce(t.stored, 0) + row_number() OVER (PARTITION BY t.stream_no ORDER BY i.row_no)
@@ -424,85 +456,83 @@ def _write(store: EventStore, progress: bool) -> ImportReport:
             f"{actual} (versions continue from the stream's stored events without gaps); "
             f"fix or drop the version column"
         )
-    rows = con.execute("SELECT row_no FROM eventlab_import_keys ORDER BY row_no").fetchnumpy()["row_no"]
-    if not len(rows):
-        return ImportReport(0, skipped, None, None)
-    in_order = in_order and con.execute(
-        "SELECT count(*) FILTER (WHERE position <> ? + rowid + 1) = 0 FROM eventlab_import_keys",
-        [head_position]).fetchall()[0][0]
-    size = max(_CHUNK, len(rows) // 8)  # big imports: chunks of whole row groups, which DuckDB splits
-    starts = sorted({0, *range(max(size // 4, 1), len(rows), size)})  # a small first one: the fold
-    bounds = [int(rows[start]) for start in starts] + [int(rows[-1]) + 1]  # starts early
-    hashes = _hashes(con, head_hash, bounds, len(rows), progress)
-    first = head_position + 1
-    links = pa.table({
-        "position": pa.array(np.arange(first, first + len(hashes), dtype=np.int64)),
-        "prev_hash": pa.array([head_hash] + hashes[:-1], pa.string()),
-        "hash": pa.array(hashes, pa.string()),
-    })
-    con.register("eventlab_import_links", links)
+
+
+_IN_ORDER_DIGESTS = f"""
+    SELECT CASE WHEN i.row_no = k.row_no THEN {chain.CONTENT_SQL}
+                ELSE error('eventlab: the import lost its order; nothing was imported') END AS digest
+    FROM (SELECT row_no, stream_id, type, schema_version, occurred_at, recorded_at, data, metadata
+          FROM eventlab_import) i
+         POSITIONAL JOIN (SELECT row_no, position, version, event_id FROM eventlab_import_keys) k"""
+"""The content digest of every row, in import order (see chain.CONTENT_SQL)."""
+
+_JOINED_DIGESTS = f"""
+    SELECT {chain.CONTENT_SQL} AS digest
+    FROM eventlab_import i JOIN eventlab_import_keys k USING (row_no) ORDER BY k.position"""
+
+_IN_ORDER_INSERT = """
+    INSERT INTO events
+    SELECT CASE WHEN i.row_no = k.row_no AND k.position = l.position THEN k.position
+                ELSE error('eventlab: the import lost its order; nothing was imported') END,
+           i.stream_id, k.version, i.type, i.data::JSON, i.metadata::JSON,
+           i.schema_version, k.event_id, i.occurred_at, i.recorded_at, l.prev_hash, l.hash
+    FROM (SELECT * FROM eventlab_import WHERE row_no >= $lo AND row_no < $hi) i
+         POSITIONAL JOIN (SELECT * FROM eventlab_import_keys WHERE row_no >= $lo AND row_no < $hi) k
+         POSITIONAL JOIN eventlab_import_links l"""
+"""One chunk, three tables in the same order side by side: no join, no sort."""
+
+_JOINED_INSERT = """
+    INSERT INTO events
+    SELECT k.position, i.stream_id, k.version, i.type, i.data::JSON, i.metadata::JSON,
+           i.schema_version, k.event_id, i.occurred_at, i.recorded_at, l.prev_hash, l.hash
+    FROM eventlab_import i JOIN eventlab_import_keys k USING (row_no)
+         JOIN eventlab_import_links l USING (position)
+    WHERE i.row_no >= $lo AND i.row_no < $hi AND k.row_no >= $lo AND k.row_no < $hi
+    ORDER BY k.position"""
+
+
+def _insert_chained(con, rows: np.ndarray, digests: pa.ChunkedArray, head_position: int, head_hash: str,
+                    in_order: bool, bar) -> None:
+    """Fold the digests into the hash chain and insert the rows, a chunk at a time, in one transaction.
+
+    The fold is Python's (each link needs the one before); while it folds one chunk, DuckDB
+    inserts the chunk before on a second thread (it lets go of the GIL meanwhile), so the
+    chain costs little more than the INSERT itself. ``rows``: the row_no of each row, in order.
+    """
+    size = max(_CHUNK, len(rows) // 8)  # big imports: chunks of whole row groups
+    starts = sorted({0, *range(max(size // 8, 1), len(rows), size)})  # a small first one: the INSERTs
+    ends = starts[1:] + [len(rows)]                                     # start early
+
+    def insert(lo: int, hi: int, links: pa.Table) -> int:
+        con.register("eventlab_import_links", links)
+        try:
+            con.execute(_IN_ORDER_INSERT if in_order else _JOINED_INSERT,
+                        {"lo": int(rows[lo]), "hi": int(rows[hi - 1]) + 1})
+        finally:
+            con.unregister("eventlab_import_links")
+        return hi - lo
+
+    prev_hash = head_hash
+    bar.set_description("writing")
+    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("BEGIN TRANSACTION")
-        if in_order:  # three tables in the same order, side by side: no join, no sort
-            con.execute("""
-                INSERT INTO events
-                SELECT CASE WHEN i.row_no = k.row_no AND k.position = l.position THEN k.position
-                            ELSE error('eventlab: the import lost its order; nothing was imported') END,
-                       i.stream_id, k.version, i.type, i.data::JSON, i.metadata::JSON,
-                       i.schema_version, k.event_id, i.occurred_at, i.recorded_at, l.prev_hash, l.hash
-                FROM eventlab_import i POSITIONAL JOIN eventlab_import_keys k
-                     POSITIONAL JOIN eventlab_import_links l""")
-        else:
-            con.execute("""
-                INSERT INTO events
-                SELECT k.position, i.stream_id, k.version, i.type, i.data::JSON, i.metadata::JSON,
-                       i.schema_version, k.event_id, i.occurred_at, i.recorded_at, l.prev_hash, l.hash
-                FROM eventlab_import i JOIN eventlab_import_keys k USING (row_no)
-                     JOIN eventlab_import_links l USING (position)
-                ORDER BY k.position""")
+        with ThreadPoolExecutor(1, thread_name_prefix="eventlab-import") as pool:
+            pending = None
+            for lo, hi in zip(starts, ends):
+                hashes = chain.link_all(prev_hash, digests.slice(lo, hi - lo).to_pylist())
+                links = pa.table({
+                    "position": pa.array(np.arange(head_position + lo + 1, head_position + hi + 1)),
+                    "prev_hash": pa.array([prev_hash] + hashes[:-1], pa.string()),
+                    "hash": pa.array(hashes, pa.string()),
+                })
+                prev_hash = hashes[-1]
+                if pending is not None:
+                    bar.update(pending.result())
+                pending = pool.submit(insert, lo, hi, links)
+            bar.update(pending.result())
+        bar.set_description("committing")
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:  # an error, or Ctrl-C: nothing of the import stays
         with contextlib.suppress(duckdb.TransactionException):  # a failed COMMIT ended it already
             con.execute("ROLLBACK")
         raise
-    finally:
-        con.unregister("eventlab_import_links")
-    return ImportReport(len(hashes), skipped, first, head_position + len(hashes))
-
-
-_DIGESTS = f"""
-    SELECT {chain.CONTENT_SQL} AS digest FROM (
-        SELECT k.position, i.stream_id, k.version, i.type, i.schema_version, k.event_id,
-               i.occurred_at, i.recorded_at, i.data, i.metadata
-        FROM eventlab_import i JOIN eventlab_import_keys k USING (row_no)
-        WHERE i.row_no >= $lo AND i.row_no < $hi AND k.row_no >= $lo AND k.row_no < $hi)
-    ORDER BY position"""
-
-
-def _hashes(con, head_hash: str, bounds: list[int], count: int, progress: bool) -> list[str]:
-    """Each row's hash. A second thread has DuckDB compute the content digests of a chunk of rows
-    (``bounds``: row_no from, to) while Python folds the chunk before into the chain; DuckDB lets go
-    of the GIL while it computes. (Reading a streamed result instead, measured, did not overlap.)"""
-    def digests(lo: int, hi: int) -> list[str]:
-        return con.execute(_DIGESTS, {"lo": lo, "hi": hi}).fetchnumpy()["digest"].tolist()
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=count, desc="hashing", unit="event")
-    hashes: list[str] = []
-    try:
-        with ThreadPoolExecutor(1, thread_name_prefix="eventlab-import") as pool:
-            pending = pool.submit(digests, bounds[0], bounds[1])
-            for lo, hi in zip(bounds[1:], bounds[2:] + [None]):
-                chunk = pending.result()
-                if hi is not None:
-                    pending = pool.submit(digests, lo, hi)
-                hashes += chain.link_all(hashes[-1] if hashes else head_hash, chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-    finally:
-        if bar is not None:
-            bar.close()
-    return hashes

@@ -4,6 +4,14 @@ Everything lives in one DuckDB file (or in memory): the ``events`` table is the
 log; ``eventlab_meta`` says which schema wrote it. Files are written in a storage
 format that DuckDB 1.4 and newer can read, so the official ``duckdb`` command-line
 client opens them too.
+
+Schema 2 (this one) keeps two indexes on ``events``: the PRIMARY KEY on ``position``
+and ``events_stream_id``. Schema 1 also had UNIQUE (event_id) and UNIQUE (stream_id,
+version); DuckDB's indexes on them made a bulk import about twice as slow, and the
+store keeps both rules itself (it is its file's only writer): versions come from its
+per-stream counts under the file's lock, event ids are checked against the log before
+they are written, and any other writer's append takes the position the store would
+take, which the primary key refuses. Schema 1 files open and work as before.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from eventlab.errors import (
     StoreLockedError,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORAGE_COMPATIBILITY = "v1.4.0"
 
 EVENTS_DDL = """
@@ -33,13 +41,12 @@ CREATE TABLE events (
     data           JSON        NOT NULL,              -- the event's fields
     metadata       JSON        NOT NULL,              -- correlation/causation ids, actor, ...
     schema_version INTEGER     NOT NULL,              -- shape of data, for upcasting
-    event_id       UUID        NOT NULL UNIQUE,
+    event_id       UUID        NOT NULL,              -- unique: the store checks it
     occurred_at    TIMESTAMPTZ,                       -- business time, when the caller knows it
     recorded_at    TIMESTAMPTZ NOT NULL,              -- when the store wrote it (never decreases)
     prev_hash      VARCHAR     NOT NULL,              -- hash of the event before (the chain)
-    hash           VARCHAR     NOT NULL,              -- sha256 over prev_hash and this row
-    UNIQUE (stream_id, version)
-);
+    hash           VARCHAR     NOT NULL               -- sha256 over prev_hash and this row
+);                                                    -- (stream_id, version) unique: the store keeps it
 CREATE INDEX events_stream_id ON events (stream_id);
 CREATE TABLE eventlab_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
 """

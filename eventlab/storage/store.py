@@ -10,8 +10,8 @@ Speed notes (DuckDB): a statement costs about a millisecond whatever its size,
 so a single append is exactly one INSERT, and a :meth:`EventStore.unit_of_work`
 commits thousands of appends in one bulk insert. The store keeps each stream's
 version in memory so that checking an expected version costs no query; the
-table's UNIQUE (stream_id, version) constraint still catches a writer that
-slipped in from another connection.
+table's PRIMARY KEY on position still catches a writer that slipped in from
+another connection (its event took the position this store would take).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import operator
 import threading
 import uuid
 import weakref
@@ -42,7 +43,7 @@ from eventlab.core.events import (
     type_name_of,
 )
 from eventlab.core.moments import aware, stored_utc, to_utc, utc_now
-from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, shown
+from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, UsageError, shown
 from eventlab.storage import bulk, chain, dataset, schema
 
 ExpectedVersion = int | Literal["any", "no stream"]
@@ -245,15 +246,13 @@ class EventStore:
             uow = self._uow
             committed: list[RecordedEvent] = []
             if self._versions is None or self._versions.get(stream_id, 0) >= from_version:
-                # The stream first, on its own: a second bound on version next to stream_id would make
-                # DuckDB scan the whole log instead of looking the stream up in its index.
-                sql = f"WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE stream_id = ?) " \
-                      f"SELECT * FROM stream WHERE version >= ?"
-                params: list[Any] = [stream_id, from_version]
-                if to_version is not None:
-                    sql += " AND version <= ?"
-                    params.append(to_version)
-                committed = records_from_rows(self._con.execute(sql + " ORDER BY version", params).fetchall())
+                # The stream alone, cut to the versions here: a bound on version next to stream_id would
+                # make DuckDB scan the whole log instead of looking the stream up in its index (and a
+                # MATERIALIZED CTE around it costs a few times the lookup).
+                rows = self._con.execute(f"{SELECT_EVENTS} WHERE stream_id = ? ORDER BY version",
+                                         [stream_id]).fetchall()
+                last = to_version if to_version is not None else len(rows)
+                committed = records_from_rows(rows[max(0, from_version - 1):max(0, last)])
             if uow is None or stream_id not in uow.records:
                 return committed
             pending = [r for r in uow.records[stream_id]
@@ -274,6 +273,18 @@ class EventStore:
                             if _matches(r, from_position, to_position, types, until)]
                 records.sort(key=lambda r: r.position)
             return records
+
+    def event_at(self, position: int) -> RecordedEvent | None:
+        """The event at one global position (None if there is none): a point read by the log's key."""
+        if isinstance(position, bool) or not hasattr(position, "__index__"):
+            raise UsageError(f"position must be an int, got {position!r}")
+        position = operator.index(position)
+        with self._lock:
+            found = records_from_rows(self._con.execute(
+                f"{SELECT_EVENTS} WHERE position = ?", [position]).fetchall())
+            if not found and self._uow is not None:
+                found = [r for rows in self._uow.records.values() for r in rows if r.position == position]
+            return found[0] if found else None
 
     def read_df(self, stream_id: str) -> pd.DataFrame:
         """One stream's events as a DataFrame (committed events only)."""
@@ -398,6 +409,35 @@ class EventStore:
         """
         with self._lock:
             yield self._con
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[schema.GuardedConnection]:
+        """Appends and writes to other tables of the store's file, committed together or not at all.
+
+        >>> with store.transaction() as con:                        # doctest: +SKIP
+        ...     store.append("order-1", [event], expected_version=0)
+        ...     con.execute("INSERT INTO outbox VALUES (...)")
+
+        The block gets the store's own connection inside an open transaction: an
+        outbox row or a consumer's "processed" mark commits with the events, so no
+        crash can leave one without the other. If the block raises, everything in
+        it is rolled back and the store forgets what it had cached of those appends.
+        Not inside a ``unit_of_work`` (which commits on its own).
+        """
+        with self._lock:
+            self.check_writable()
+            if self._uow is not None:
+                raise StoreError("transaction() cannot run inside a unit_of_work, which commits on its own; "
+                                 "open the transaction outside it and append there")
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+                self._con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                self._invalidate_caches()
+                raise
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[schema.GuardedConnection]:
@@ -548,6 +588,7 @@ class EventStore:
             if not drafts:
                 return []
             rows, records, head = self._place(self._head, stream_id, actual, drafts)
+            self._refuse_repeated_ids(rows)
             try:
                 self._insert(rows)
             except duckdb.ConstraintException as exc:
@@ -578,6 +619,7 @@ class EventStore:
     def _commit(self, uow: _UnitOfWork) -> None:
         if not uow.rows:
             return
+        self._refuse_repeated_ids(uow.rows)
         self._con.execute("BEGIN TRANSACTION")
         try:
             self._insert(uow.rows)
@@ -614,6 +656,24 @@ class EventStore:
             self._con.execute(_INSERT_FROM_ARROW.format(table="eventlab_pending"))
         finally:
             self._con.unregister("eventlab_pending")
+
+    def _refuse_repeated_ids(self, rows: list[tuple]) -> None:
+        """Event ids are unique across the log; no index says so (schema 2), so the store checks new rows
+        whose ids came from a custom ``ids`` function: uuid4's do not repeat, a seeded function's may."""
+        if self.ids is uuid.uuid4:
+            return
+        ids = [row[7] for row in rows]
+        stored = self._con.execute("SELECT event_id, position FROM events WHERE event_id IN "
+                                   "(SELECT unnest(?::UUID[])) LIMIT 1", [ids]).fetchall()
+        repeated = [(event_id, f"stored already at position {position}") for event_id, position in stored]
+        if not repeated and len(set(ids)) != len(ids):
+            repeated = [(next(i for i in ids if ids.count(i) > 1), "given twice in this write")]
+        if repeated:
+            event_id, where = repeated[0]
+            self._invalidate_caches()  # a unit of work refused here: states built on its appends are stale
+            raise StoreError(f"the store's ids function gave event id {event_id}, {where}; nothing was "
+                             f"written. Ids must be unique across the log: a seeded function repeats its ids "
+                             f"when run again over the same file, so give each run its own seed")
 
     @staticmethod
     def _where_all(from_position: int, to_position: int | None, types: Iterable[str] | None,

@@ -1,8 +1,7 @@
-"""Checks for the exercises notebook: each one tells the learner whether they got it, and why not.
+"""Notebook 11's capstone: evolve, decide, time travel, SQL, an upcaster, a projection, a clash.
 
-A check never raises: it returns a ``Verdict`` that shows as one line, so the
-exercises notebook runs top to bottom before anyone has solved anything.
-The solutions live apart, in ``notebooks/solutions/``.
+Each check returns a ``Verdict`` (see ``verdict``); the solutions live apart,
+in ``notebooks/solutions/``.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from eventlab.core.events import NewEvent, event_type
 from eventlab.core.upcasters import temporary_upcaster
 from eventlab.errors import CommandRejected, ConcurrencyError, UnknownEventTypeError
 from eventlab.examples import orders
+from eventlab.examples.exercises.verdict import Verdict, not_yet, solved
 from eventlab.lab.determinism import seeded_ids, ticking_clock
 from eventlab.storage.store import EventStore
 
@@ -65,24 +65,6 @@ class Withdraw:
     amount: int
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What a check found: true when the exercise is solved; shows itself as one line."""
-
-    ok: bool
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        return ("✅ " if self.ok else "❌ Not yet: ") + self.message
-
-
-def _verdict(ok: bool, message: str) -> Verdict:
-    return Verdict(ok, message)
-
-
 def _reference_evolve(state: Account, event: object) -> Account:
     match event:
         case AccountOpened(owner=owner):
@@ -118,11 +100,11 @@ def check_evolve(evolve: Callable[[Account, object], Account]) -> Verdict:
             for n, event in enumerate(history, 1):
                 expected, actual = _reference_evolve(expected, event), evolve(actual, event)
                 if actual != expected:
-                    return _verdict(False, f"after {history[:n]} the state should be {expected}, "
+                    return not_yet(f"after {history[:n]} the state should be {expected}, "
                                            f"your evolve gives {actual}")
         except NotImplementedError:
-            return _verdict(False, "evolve still raises NotImplementedError: replace it with your code")
-    return _verdict(True, "evolve folds every history to the right balance")
+            return not_yet("evolve still raises NotImplementedError: replace it with your code")
+    return solved("evolve folds every history to the right balance")
 
 
 def check_decide(decide: Callable[[Withdraw, Account], list[object]]) -> Verdict:
@@ -138,12 +120,12 @@ def check_decide(decide: Callable[[Withdraw, Account], list[object]]) -> Verdict
         try:
             outcome: object = decide(command, state)
         except NotImplementedError:
-            return _verdict(False, "decide still raises NotImplementedError: replace it with your code")
+            return not_yet("decide still raises NotImplementedError: replace it with your code")
         except CommandRejected:
             outcome = "rejected"
         if outcome != expected:
-            return _verdict(False, f"given {state}, {command} should give {expected}, got {outcome}")
-    return _verdict(True, "withdrawals within the balance pass, the rest are rejected")
+            return not_yet(f"given {state}, {command} should give {expected}, got {outcome}")
+    return solved("withdrawals within the balance pass, the rest are rejected")
 
 
 # -- a small shop for exercises 3, 4 and 6 --------------------------------------------------
@@ -171,9 +153,9 @@ def check_status_at(store: EventStore, answer: object) -> Verdict:
     """Exercise 3: the status of order 007 as of Tuesday 4 June 2024, 12:00 UTC."""
     expected = _status_at(store, "order-007", datetime(2024, 6, 4, 12, tzinfo=timezone.utc))
     if answer is None:
-        return _verdict(False, "answer is still None: set it to the status of order 007")
+        return not_yet("answer is still None: set it to the status of order 007")
     ok = str(answer) == expected
-    return _verdict(ok, f"order 007 was {expected!r} then" if ok
+    return Verdict(ok, f"order 007 was {expected!r} then" if ok
                     else f"{answer!r} is not it: replay only what was recorded by that moment")
 
 
@@ -184,22 +166,22 @@ def _status_at(store: EventStore, stream_id: str, moment: datetime) -> str:
 def check_paid_per_day(store: EventStore, query: str | None) -> Verdict:
     """Exercise 4: SQL giving, per day, how many orders were paid and the amount (day, orders, amount)."""
     if not query:
-        return _verdict(False, f"query is {'still None' if query is None else 'empty'}: set it to your SQL")
+        return not_yet(f"query is {'still None' if query is None else 'empty'}: set it to your SQL")
     expected = store.sql("""
         SELECT recorded_at::DATE AS day, count(*) AS orders, sum((data ->> 'amount')::DOUBLE) AS amount
         FROM events WHERE type = 'OrderPaid' GROUP BY ALL ORDER BY day""").df()
     try:
         got = store.sql(query).df()
     except Exception as error:  # a learner's SQL may fail in any way DuckDB can
-        return _verdict(False, f"the query fails: {str(error).splitlines()[0]}")
+        return not_yet(f"the query fails: {str(error).splitlines()[0]}")
     got.columns = [c.lower() for c in got.columns]
     if list(got.columns) != ["day", "orders", "amount"]:
-        return _verdict(False, f"the columns should be day, orders, amount; got {list(got.columns)}")
+        return not_yet(f"the columns should be day, orders, amount; got {list(got.columns)}")
     try:
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
     except AssertionError:
-        return _verdict(False, f"expected\n{expected}\nbut got\n{got}")
-    return _verdict(True, f"{int(expected['orders'].sum())} payments over {len(expected)} days")
+        return not_yet(f"expected\n{expected}\nbut got\n{got}")
+    return solved(f"{int(expected['orders'].sum())} payments over {len(expected)} days")
 
 
 # -- exercise 5: an upcaster ----------------------------------------------------------------
@@ -236,12 +218,12 @@ def check_upcaster(fn: Callable[[dict], dict]) -> Verdict:
     try:
         sample = fn({"product": "tea", "price": 2.3})
     except NotImplementedError:
-        return _verdict(False, "the upcaster still raises NotImplementedError: replace it with your code")
+        return not_yet("the upcaster still raises NotImplementedError: replace it with your code")
     except Exception as error:  # a learner's function may fail in any way
-        return _verdict(False, f"the upcaster fails on {{'product': 'tea', 'price': 2.3}}: "
+        return not_yet(f"the upcaster fails on {{'product': 'tea', 'price': 2.3}}: "
                                f"{type(error).__name__}: {error}")
     if not isinstance(sample, dict):
-        return _verdict(False, f"the upcaster returns {sample!r}, not a dict: return the version 2 data")
+        return not_yet(f"the upcaster returns {sample!r}, not a dict: return the version 2 data")
     store = price_log()
     expected = [PriceChanged(product, round(price * 100), "EUR") for product, price in _OLD_PRICES]
     expected.append(PriceChanged("tea", 245, "EUR"))
@@ -250,10 +232,10 @@ def check_upcaster(fn: Callable[[dict], dict]) -> Verdict:
             got = [recorded.event for recorded in store.read("prices")]
         except UnknownEventTypeError as error:
             reason = str(error).rstrip(".")
-            return _verdict(False, f"the upgraded data cannot be read as PriceChanged: {reason}. "
+            return not_yet(f"the upgraded data cannot be read as PriceChanged: {reason}. "
                                    f"Version 2 has exactly the fields product, cents and currency")
         except Exception as error:  # a learner's function may fail in any way
-            return _verdict(False, f"the upcaster fails: {type(error).__name__}: {error}")
+            return not_yet(f"the upcaster fails: {type(error).__name__}: {error}")
     for (product, price), event, want in zip(_OLD_PRICES, got, expected):
         if event != want:
             hint = ""
@@ -262,13 +244,13 @@ def check_upcaster(fn: Callable[[dict], dict]) -> Verdict:
                         f"nearest cent rather than cut the decimals off")
             elif event.currency != want.currency:
                 hint = ": every version 1 price was in euros"
-            return _verdict(False, f"the version 1 data {{'product': {product!r}, 'price': {price}}} should "
+            return not_yet(f"the version 1 data {{'product': {product!r}, 'price': {price}}} should "
                                    f"read as {want}, your upcaster gives {event}{hint}")
         if type(event.cents) is not int:
-            return _verdict(False, f"cents should be a whole number (an int), got {event.cents!r}")
+            return not_yet(f"cents should be a whole number (an int), got {event.cents!r}")
     if got[-1] != expected[-1]:
-        return _verdict(False, f"the version 2 event should read as {expected[-1]}, got {got[-1]}")
-    return _verdict(True, f"all {len(_OLD_PRICES)} old prices read in cents, the new one as it was written")
+        return not_yet(f"the version 2 event should read as {expected[-1]}, got {got[-1]}")
+    return solved(f"all {len(_OLD_PRICES)} old prices read in cents, the new one as it was written")
 
 
 # -- exercise 6: a projection -----------------------------------------------------------------
@@ -298,27 +280,27 @@ def check_customer_orders(handler: Callable) -> Verdict:
     except ProjectionError as error:
         cause = error.__cause__
         if isinstance(cause, NotImplementedError):
-            return _verdict(False, "the handler still raises NotImplementedError: replace it with your code")
+            return not_yet("the handler still raises NotImplementedError: replace it with your code")
         event = error.event
         if "Duplicate key" in str(cause) and event is not None:
-            return _verdict(False, f"the second order of customer {event.data['user_id']} (at position "
+            return not_yet(f"the second order of customer {event.data['user_id']} (at position "
                                    f"{error.position}) collided with the row of the first: the first order "
                                    f"of a customer makes the row, the next ones add to it "
                                    f"(INSERT ... ON CONFLICT (user_id) DO UPDATE SET ...)")
-        return _verdict(False, f"the handler fails at position {error.position}: "
+        return not_yet(f"the handler fails at position {error.position}: "
                                f"{type(cause).__name__}: {cause}")
     got = store.sql(table).df()
     if len(got) != len(expected) or list(got["user_id"]) != list(expected["user_id"]):
-        return _verdict(False, f"customer_orders should have one row per customer, for "
+        return not_yet(f"customer_orders should have one row per customer, for "
                                f"{list(expected['user_id'])}; it has rows for {list(got['user_id'])}")
     for want, row in zip(expected.itertuples(), got.itertuples()):
         if row.orders != want.orders:
-            return _verdict(False, f"customer {want.user_id} placed {want.orders} orders, the table says "
+            return not_yet(f"customer {want.user_id} placed {want.orders} orders, the table says "
                                    f"{row.orders}: each order adds one to the row already there")
         if row.first_order != want.first_order:
-            return _verdict(False, f"customer {want.user_id} first ordered at {want.first_order}, the table "
+            return not_yet(f"customer {want.user_id} first ordered at {want.first_order}, the table "
                                    f"says {row.first_order}: a later order must not move first_order")
-    return _verdict(True, f"{int(expected['orders'].sum())} orders of {len(expected)} customers, "
+    return solved(f"{int(expected['orders'].sum())} orders of {len(expected)} customers, "
                           f"caught up 10 events at a time")
 
 
@@ -366,22 +348,22 @@ def check_handle(my_handle: Callable[[EventStore, Decider, str, object], object]
             my_handle(store, orders.decider, "order-300", pay)
             result = None
         except NotImplementedError:
-            return _verdict(False, "my_handle still raises NotImplementedError: replace it with your code")
+            return not_yet("my_handle still raises NotImplementedError: replace it with your code")
         except CommandRejected:
             result = "rejected"
         except ConcurrencyError:
-            return _verdict(False, f"when {situation}, a ConcurrencyError escaped: catch it, read the stream "
+            return not_yet(f"when {situation}, a ConcurrencyError escaped: catch it, read the stream "
                                    f"again, decide again and append again")
         except Exception as error:  # a learner's function may fail in any way
-            return _verdict(False, f"when {situation}, my_handle fails: {type(error).__name__}: {error}")
+            return not_yet(f"when {situation}, my_handle fails: {type(error).__name__}: {error}")
         written = [e.type for e in store.read("order-300")]
         if written.count("OrderPaid") > 1:
-            return _verdict(False, f"when {situation}, the order was paid twice ({written}): append with "
+            return not_yet(f"when {situation}, the order was paid twice ({written}): append with "
                                    f"expected_version, the version you read, and decide again on fresh state")
         if written != types:
-            return _verdict(False, f"when {situation}, the stream should hold {types}; it holds {written}")
+            return not_yet(f"when {situation}, the stream should hold {types}; it holds {written}")
         if result != outcome:
-            return _verdict(False, f"when {situation}, the payment should be rejected (CommandRejected) "
+            return not_yet(f"when {situation}, the payment should be rejected (CommandRejected) "
                                    f"after reading the stream again" if outcome else
                             f"when {situation}, the payment should go through, but it was rejected")
-    return _verdict(True, "no payment lost, none made twice: a stale decision is made again on fresh state")
+    return solved("no payment lost, none made twice: a stale decision is made again on fresh state")
