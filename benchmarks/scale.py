@@ -1,6 +1,7 @@
 """The scale study of docs/scale.md: one as-of question on logs of growing size, three engines.
 
     python -m benchmarks.scale STORE.duckdb [STORE.duckdb ...] --out docs/scale.json
+    python -m benchmarks.scale --out docs/scale.json --plot docs/scale.png
 
 For each store (made with ``eventlab demo --orders N``) it exports the day-partitioned
 dataset once, then asks ``states_at(orders.decider, as_of=<the log's middle moment>)``
@@ -58,16 +59,57 @@ def _peak_mb(status: str) -> int:
     return int(line.split()[1]) // 1024
 
 
+def plot(results: list[dict], png: str) -> None:
+    """Time and peak memory against the log's size, one line per engine, both axes logarithmic."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (time_ax, memory_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for engine in ENGINES:
+        rows = sorted((r for r in results if r["engine"] == engine), key=lambda r: r["events"])
+        if not rows:
+            continue
+        millions = [r["events"] / 1e6 for r in rows]
+        time_ax.plot(millions, [r["seconds"] for r in rows], marker="o", label=engine)
+        memory_ax.plot(millions, [r["peak_mb"] for r in rows], marker="o", label=engine)
+    sizes = sorted({r["events"] / 1e6 for r in results})
+    first = min((r for r in results if r["engine"] == ENGINES[0]), key=lambda r: r["events"])
+    time_ax.plot(sizes, [first["seconds"] * m / sizes[0] for m in sizes], ":", color="grey",
+                 label="in proportion to the log")
+    axes = ((time_ax, "seconds (best of the runs, warm)", [1, 2, 5, 10, 20, 50]),
+            (memory_ax, "peak resident MB", [250, 500, 1000, 2000]))
+    for ax, label, ticks in axes:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(sizes, [f"{m:.0f} M" for m in sizes])
+        ax.set_yticks(ticks, [f"{t:,}" for t in ticks])
+        ax.set_xlabel("events in the log")
+        ax.set_ylabel(label)
+        ax.grid(True, which="major", alpha=0.3)
+    time_ax.set_title("One as-of question: time")
+    memory_ax.set_title("One as-of question: peak memory")
+    time_ax.legend(title="engine")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("stores", nargs="*")
     parser.add_argument("--out", default="docs/scale.json")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--plot", metavar="PNG", help="draw the results in --out into PNG and stop")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(*args.child, repeat=args.repeat)))
+        return
+    if args.plot:
+        plot(json.loads(Path(args.out).read_text()), args.plot)
         return
     import eventlab
 

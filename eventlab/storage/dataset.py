@@ -12,10 +12,11 @@ Exporting again adds only the events after the dataset's last one, in new files
 new files are written beside the dataset first and moved in in position order,
 so an interrupted export leaves a dataset that is a whole prefix of the log.
 
-:class:`DatasetStore` reads the files where they lie, no import: the ``events``
-view has the store's columns and types, so everything that reads a store works
-on it. A query up to a moment or a position reads only the files that can hold
-such events (their Parquet statistics say where each file starts).
+:class:`Dataset` (what ``EventStore.open_dataset`` uses) reads the files where
+they lie, no import: the ``events`` view has the store's columns and types, so
+everything that reads a store works on it. A query up to a moment or a position
+reads only the files that can hold such events (their Parquet statistics say
+where each file starts).
 """
 
 from __future__ import annotations
