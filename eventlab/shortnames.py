@@ -21,6 +21,7 @@ SHORT_NAMES = {
     "events": "eventlab.core.events",
     "testing": "eventlab.core.testing",
     "store": "eventlab.storage.store",
+    "dataset": "eventlab.storage.dataset",
     "snapshots": "eventlab.application.snapshots",
     "checkpoints": "eventlab.application.checkpoints",
     "upcasting": "eventlab.application.upcasting",

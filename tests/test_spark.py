@@ -99,6 +99,12 @@ def _table(frame) -> tuple[list[str], list[list]]:
     return list(frame.columns), [[_plain(v) for v in row] for row in frame.itertuples(index=False)]
 
 
+def _missing_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values as Python objects, a missing one as None: a column with no value at all ("by") is
+    text with NaN from Spark and objects with None from pandas."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def _same(spark_frame, expected) -> None:
     assert _table(spark_frame.toPandas()) == _table(expected)
 
@@ -132,11 +138,17 @@ def test_history_and_the_event_views_on_spark(spark, tmp_path):
     assert eventlab.spark.events_as_of(events, moment).where("day > '2024-03-03'").count() == 0
     assert [r.version for r in eventlab.spark.stream_at(events, "order-1", 2).collect()] == [1, 2]
     assert eventlab.spark.events_until(events, 3).count() == 3
+    for decider in (orders.decider, tickets, eventlab.latest_values("ticket")):  # lists, times, open fields
+        collected = eventlab.spark.to_pandas(eventlab.spark.states_at(events, decider))
+        assert _missing_as_none(collected).equals(_missing_as_none(eventlab.states_at(store, decider)))
 
 
 def test_the_state_sql_spark_runs_is_translated_not_copied():
     spark_sql = sparksql.to_spark(orders.STATE_SQL, {"stream_events": "v"})
     assert "FROM v" in spark_sql and "stream_events" not in spark_sql
+    assert eventlab.spark.state_sql(orders.decider) == sparksql.to_spark(orders.STATE_SQL)
+    with pytest.raises(eventlab.UsageError, match="method='python'"):
+        eventlab.spark.state_sql(tickets)
     assert "INLINE(" in spark_sql and "ARRAY_SORT(COLLECT_LIST(" in spark_sql
     assert "json_extract" not in spark_sql
 

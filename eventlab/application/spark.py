@@ -19,12 +19,16 @@ reads no later file. ``pyspark`` is imported only when a function here is called
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from eventlab.application import sparksql
@@ -34,6 +38,7 @@ from eventlab.core.events import recorded_event
 from eventlab.errors import UsageError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 EVENT_SCHEMA = (
@@ -50,16 +55,38 @@ _ROW_FIELDS = ("position", "stream_id", "version", "type", "data", "metadata", "
 
 def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
     """A Spark running in this process's machine (``local[cores]``), set up as eventlab's time travel
-    needs it: times in UTC, the executors' Python the same as this one, no web UI."""
+    needs it: times in UTC, the executors' Python the same as this one, no web UI.
+
+    Spark's Java side writes its console messages (start-up notes, warnings, progress bars)
+    to ``spark-console.log`` in the system's temporary folder, not into the notebook or
+    terminal; its errors still reach Python as exceptions.
+    """
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # read when the session starts its workers
-    return (SparkSession.builder.master(f"local[{cores}]").appName("eventlab")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.memory", memory)
-            .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
-            .config("spark.ui.enabled", "false")
-            .getOrCreate())
+    builder = (SparkSession.builder.master(f"local[{cores}]").appName("eventlab")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.memory", memory)
+               .config("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false"))
+    with _console_to(Path(tempfile.gettempdir()) / "spark-console.log"):
+        return builder.getOrCreate()
+
+
+@contextlib.contextmanager
+def _console_to(log: Path) -> Iterator[None]:
+    """Point this process's standard error (file descriptor 2) at ``log`` while a JVM starts: the JVM
+    and the Python workers it starts later inherit it; Python's own ``sys.stderr`` is restored after."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "ab") as file:
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def read_events(spark: SparkSession, path: str) -> DataFrame:
@@ -134,6 +161,34 @@ def states_at(events: DataFrame, decider: Decider, *, position: int | None = Non
     if sql_ready and method != "python":
         return _states_sql(events, decider)
     return _folded(events, decider, every_event=False)
+
+
+def to_pandas(frame: DataFrame) -> pd.DataFrame:
+    """A Spark result collected as ``eventlab.states_at`` would give it in pandas: lists as Python lists
+    (Spark gives numpy arrays) and times aware, in UTC (Spark gives the session's local time, naive).
+    Collect only results that fit in memory: the whole frame comes to this process."""
+    import pandas as pd
+
+    with warnings.catch_warnings():  # pyspark's own use of pandas APIs that pandas deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        local = frame.toPandas()
+    zone = frame.sparkSession.conf.get("spark.sql.session.timeZone")
+    for name, column in local.items():
+        if pd.api.types.is_datetime64_dtype(column) and column.dt.tz is None:
+            local[name] = column.dt.tz_localize(zone).dt.tz_convert("UTC")
+        elif column.dtype == object:
+            local[name] = [value.tolist() if hasattr(value, "tolist") else value for value in column]
+    return local
+
+
+def state_sql(decider: Decider) -> str:
+    """The decider's state SQL as Spark runs it: its DuckDB ``state_sql``, translated by ``sqlglot``
+    (it reads the table ``stream_events``, which ``states_at`` points at the events it keeps)."""
+    if decider.state_sql is None:
+        raise UsageError(f"decider {decider.name!r} has no state_sql; on Spark its evolve runs instead "
+                         f"(eventlab.spark.states_at(events, decider, method='python'))")
+    return sparksql.to_spark(decider.state_sql)
 
 
 def history(events: DataFrame, stream_id: str, decider: Decider) -> DataFrame:

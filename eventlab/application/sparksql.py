@@ -37,7 +37,7 @@ def to_spark(duckdb_sql: str, rename: dict[str, str] | None = None) -> str:
             table.set("this", exp.to_identifier(rename[table.name]))
     tree = tree.transform(_list_extract).transform(_struct_from_json).transform(_ordered_list)
     tree = tree.transform(_window_filter).transform(_paired_unnest)
-    return tree.sql(dialect="spark")
+    return tree.sql(dialect="spark", pretty=True)
 
 
 def _list_extract(node: exp.Expression) -> exp.Expression:
