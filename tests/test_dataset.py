@@ -122,3 +122,23 @@ def test_an_as_of_question_reads_only_the_files_up_to_its_day(shop, lake):
                         f"WHERE recorded_at <= TIMESTAMPTZ '{moment.isoformat()}'").fetchall()[0][1]
     assert f"Total Files Read: {len(needed)}" in plan and len(needed) < len(days)
     assert lakeside.events_up_to() == "events"  # no point: every file
+
+
+def test_the_sliders_and_the_explorer_show_the_same_over_the_dataset(shop, lake):
+    from eventlab.widgets import EventExplorer, StreamSlider, TimeSlider
+
+    lakeside = eventlab.EventStore.open_dataset(lake)
+    on_file = TimeSlider(shop, orders.decider, others=[orders.stock_decider])
+    on_lake = TimeSlider(lakeside, orders.decider, others=[orders.stock_decider])
+    assert on_lake.slider.max == on_file.slider.max
+    for position in (1, 777, 2024, shop.head_position):
+        on_file.slider.value = on_lake.slider.value = position
+        assert on_lake.body.value == on_file.body.value, position
+        assert on_lake.state_table.equals(on_file.state_table), position
+    stream = shop.streams("order-")[5]
+    one_file, one_lake = StreamSlider(shop, stream, decider=orders.decider), \
+        StreamSlider(lakeside, stream, decider=orders.decider)
+    one_file.slider.value = one_lake.slider.value = one_file.slider.max
+    assert one_lake.current.after == one_file.current.after
+    explored = EventExplorer(lakeside).table.value
+    assert "OrderPlaced" in explored and explored == EventExplorer(shop).table.value
