@@ -6,26 +6,17 @@ CI=true, where they must be there: `.ci/run` installs Java.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 
 import pytest
+
+import eventlab
 
 NEEDS_SPARK = "13-past-one-machine.ipynb"
 
 
-def spark_missing() -> str | None:
-    """Why Spark cannot run here, or None."""
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install -e '.[dev]' or '.[spark]')"
-    if shutil.which("java") is None:
-        return "no Java runtime (apt-get install openjdk-17-jre-headless)"
-    return None
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = spark_missing()
+    reason = eventlab.spark.unavailable()
     if reason is None or os.environ.get("CI", "").lower() == "true":
         return
     for item in items:

@@ -6,10 +6,8 @@ Skipped when pyspark or Java is missing, except under CI=true, where they must b
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
 import os
-import shutil
 import sys
 
 import pandas as pd
@@ -25,17 +23,9 @@ pytestmark = pytest.mark.slow
 START = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
 
 
-def _missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install eventlab[spark])"
-    if shutil.which("java") is None:
-        return "no Java runtime (apt-get install openjdk-17-jre-headless)"
-    return None
-
-
 @pytest.fixture(scope="session")
 def spark():
-    reason = _missing()
+    reason = eventlab.spark.unavailable()
     if reason and os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     if reason:

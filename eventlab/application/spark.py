@@ -13,15 +13,18 @@ as_of=moment)``, computed by the cluster. Nothing is rewritten for Spark:
   (``groupBy("stream_id").applyInPandas``).
 
 Cutting the log at a moment keeps only the partitions up to that day, so Spark
-reads no later file. ``pyspark`` is imported only when a function here is called:
-``pip install eventlab[spark]`` and Java 17 are needed for these alone.
+reads no later file. ``pyspark`` and ``sqlglot`` are imported only when a function
+here needs them: ``pip install eventlab[spark]`` and Java 17 are needed for these
+alone, and :func:`unavailable` says what is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -31,7 +34,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlab.application import sparksql
 from eventlab.application.timetravel import check_point, state_columns, state_row
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import recorded_event
@@ -51,6 +53,16 @@ EVENT_SCHEMA = (
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ROW_FIELDS = ("position", "stream_id", "version", "type", "data", "metadata", "event_id",
                "recorded_us", "occurred_us", "schema_version")
+
+
+def unavailable() -> str | None:
+    """Why Spark cannot run on this machine (pyspark or Java missing, and how to install it), or None."""
+    for package in ("pyspark", "sqlglot"):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed (pip install 'eventlab[spark]')"
+    if shutil.which("java") is None:
+        return "no Java runtime (Spark needs Java 17: apt-get install openjdk-17-jre-headless)"
+    return None
 
 
 def local_session(cores: int = 2, memory: str = "2g") -> SparkSession:
@@ -188,6 +200,8 @@ def state_sql(decider: Decider) -> str:
     if decider.state_sql is None:
         raise UsageError(f"decider {decider.name!r} has no state_sql; on Spark its evolve runs instead "
                          f"(eventlab.spark.states_at(events, decider, method='python'))")
+    from eventlab.application import sparksql  # sqlglot: the spark extra
+
     return sparksql.to_spark(decider.state_sql)
 
 
@@ -199,6 +213,8 @@ def history(events: DataFrame, stream_id: str, decider: Decider) -> DataFrame:
 def _states_sql(events: DataFrame, decider: Decider) -> DataFrame:
     view = f"eventlab_stream_events_{uuid.uuid4().hex}"
     events.createOrReplaceTempView(view)
+    from eventlab.application import sparksql
+
     query = sparksql.to_spark(decider.state_sql, {"stream_events": view})
     states = events.sparkSession.sql(query)
     return states.select("stream_id", *state_columns(decider)).orderBy("stream_id")
