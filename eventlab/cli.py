@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db = _Parser(add_help=False)
     db.add_argument("--db", type=Path, default=Path(DEFAULT_DB), metavar="FILE",
-                    help=f"the store file (default: {DEFAULT_DB})")
+                    help=f"the store file (default: {DEFAULT_DB}), or a Parquet dataset folder written by "
+                         f"`eventlab export --partition-by day`, read where it lies")
 
     def command(name: str, run: Callable[[argparse.Namespace], int | None], summary: str,
                 *examples: str) -> argparse.ArgumentParser:
@@ -121,10 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
                       help="what times without a UTC offset mean, e.g. Europe/Paris or UTC; without it, "
                            "they are refused")
 
-    export = command("export", cmd_export, "Write every event, in log order, to a Parquet file.",
-                     "eventlab export --parquet exported/", "eventlab export --parquet log.parquet")
+    export = command("export", cmd_export, "Write every event, in log order, to Parquet: one file or a "
+                     "dataset partitioned by day that later exports extend.",
+                     "eventlab export --parquet exported/", "eventlab export --parquet log.parquet",
+                     "eventlab export --parquet lake/events --partition-by day",
+                     "eventlab verify --db lake/events")
     export.add_argument("--parquet", type=Path, required=True, metavar="DIR",
-                        help="a folder (the file is DIR/events.parquet) or a .parquet path")
+                        help="a folder (the file is DIR/events.parquet) or a .parquet path; with "
+                             "--partition-by, the dataset's folder")
+    export.add_argument("--partition-by", choices=("day", "month"),
+                        help="write a Hive-partitioned dataset (day=2024-03-10/...), which Spark and "
+                             "`--db DIR` read; exporting again adds only the new events")
 
     replay = command("replay", cmd_replay, "Show one stream's state, now or at a point in the past.",
                      "eventlab replay order-000042", "eventlab replay order-000042 --version 2",
@@ -228,11 +236,26 @@ def cmd_load(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     """Export the log to Parquet."""
     target = args.parquet
+    if args.partition_by:
+        with _open(args.db) as store:
+            before = dataset_size(target)
+            path = store.export_parquet(target, partition_by=args.partition_by)
+            print(f"Wrote {store.count() - before:,} new events to the dataset {path} "
+                  f"({store.count():,} in all, partitioned by {args.partition_by})")
+        return
     if target.suffix.lower() != ".parquet":
         target.mkdir(parents=True, exist_ok=True)
     with _open(args.db) as store:
         path = store.export_parquet(target)
         print(f"Wrote {store.count():,} events to {path}")
+
+
+def dataset_size(path: Path) -> int:
+    """How many events the dataset at ``path`` holds (0 if there is none yet)."""
+    if not path.is_dir() or not any(path.iterdir()):
+        return 0
+    with EventStore.open_dataset(path) as lake:
+        return lake.count()
 
 
 def cmd_replay(args: argparse.Namespace) -> None:
@@ -306,7 +329,9 @@ def cmd_info(args: argparse.Namespace) -> None:
         macros = [row[0] for row in store.rows(
             "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table_macro' "
             "AND NOT internal ORDER BY 1")]
-    print(f"store:     {args.db} ({args.db.stat().st_size / 1e6:,.1f} MB)")
+    files = sorted(args.db.rglob("*.parquet")) if args.db.is_dir() else [args.db]
+    kind = f"a Parquet dataset, {len(files):,} files, " if args.db.is_dir() else ""
+    print(f"store:     {args.db} ({kind}{sum(f.stat().st_size for f in files) / 1e6:,.1f} MB)")
     print(f"events:    {events:,}")
     print(f"streams:   {streams:,} (" + ", ".join(f"{c}: {n:,}" for c, n, _ in categories) + ")")
     if events:
@@ -337,10 +362,13 @@ def cmd_query(args: argparse.Namespace) -> None:
 
 
 def _open(db: Path) -> EventStore:
-    """Open an existing store read-only: other readers may use it at the same time."""
+    """Open an existing store read-only: other readers may use it at the same time. A folder is
+    opened as a Parquet dataset (``export --partition-by``), read where it lies."""
     if not db.exists():
         raise CommandError(f"no store at {str(db)!r}; make one with `eventlab demo --db {db}` "
                            f"or `eventlab load FILE --db {db}`")
+    if db.is_dir():
+        return EventStore.open_dataset(db)
     return EventStore(db, read_only=True)
 
 

@@ -70,6 +70,13 @@ def test_import_eventlab_loads_no_example_domain_and_no_lab():
     assert loaded.strip() == "[]"
 
 
+def test_eventlab_spark_loads_pyspark_and_sqlglot_only_when_they_are_needed():
+    code = ("import sys, eventlab; reason = eventlab.spark.unavailable(); "
+            "print(sorted(m for m in ('pyspark', 'sqlglot') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"  # a user without the spark extra can still ask what is missing
+
+
 def test_a_user_s_own_order_placed_is_not_taken_by_the_shop():
     code = """
 import dataclasses, eventlab

@@ -114,6 +114,22 @@ def test_export_then_load_reproduces_the_log(shop, tmp_path):
     assert "Loaded 0 events" in again  # every event is there already
 
 
+
+def test_export_partitioned_by_day_then_every_reading_command_works_on_the_dataset(shop, tmp_path):
+    db, _ = shop
+    lake = tmp_path / "lake"
+    first = ok("export", "--db", db, "--parquet", lake, "--partition-by", "day", in_process=True)
+    total = eventlab.EventStore(db, read_only=True).count()
+    assert f"Wrote {total:,} new events" in first
+    again = ok("export", "--db", db, "--parquet", lake, "--partition-by", "day", in_process=True)
+    assert "Wrote 0 new events" in again  # nothing new in the log: nothing added
+    assert ok("verify", "--db", lake, in_process=True) == ok("verify", "--db", db, in_process=True)
+    assert "a Parquet dataset, " in ok("info", "--db", lake, in_process=True)
+    by_type = "SELECT type, count(*) FROM events GROUP BY 1 ORDER BY 1"
+    for command in (["states", "--as-of", "2024-03-20T00:00:00Z"], ["replay", "order-000007"],
+                    ["history", "order-000007"], ["sql", by_type]):
+        assert ok(*command, "--db", lake, in_process=True) == ok(*command, "--db", db, in_process=True)
+
 def test_load_reads_csv_and_json_lines_and_refuses_naive_times(tmp_path):
     events = generate_orders(40, seed=1)
     events.to_csv(tmp_path / "events.csv", index=False)

@@ -36,6 +36,11 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     assert environment_requirements() == pyproject_requirements()
 
 
+def test_the_spark_extra_is_in_the_dev_extra_so_make_test_runs_the_spark_tests():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["spark"] and set(extras["spark"]) <= set(extras["dev"])
+
+
 def test_environment_yml_installs_the_package_itself():
     assert re.search(r"^\s*-\s+-e\s+\.\s*$", (ROOT / "environment.yml").read_text(), re.M)
 

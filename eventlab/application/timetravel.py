@@ -50,7 +50,7 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     event the state is ``decider.initial_state``; events recorded exactly at
     ``as_of`` are included.
     """
-    _one_point(version=version, position=position, as_of=as_of)
+    check_point(version=version, position=position, as_of=as_of)
     if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 0):
         raise UsageError(f"version must be an int >= 0, got {version!r}")
     where, params = _bound_sql(position, as_of, time)
@@ -138,7 +138,7 @@ def states_at(store: EventStore, decider: Decider, *, position: int | None = Non
     in one vectorized query (``method="auto"`` or ``"sql"``); otherwise each
     stream is replayed in Python. Both give the same table.
     """
-    _one_point(position=position, as_of=as_of)
+    check_point(position=position, as_of=as_of)
     if method not in ("auto", "sql", "python"):
         raise UsageError(f"method must be 'auto', 'sql' or 'python', got {method!r}")
     if method == "sql" and decider.state_sql is None:
@@ -146,9 +146,11 @@ def states_at(store: EventStore, decider: Decider, *, position: int | None = Non
             f"decider {decider.name!r} has no state_sql; use method='python' or 'auto'")
     where, params = _bound_sql(position, as_of, time)
     prefix = f"{decider.category}-" if decider.category else ""
+    # a store over a Parquet dataset reads only the files that can hold these events
+    source = store.events_up_to(position=position, as_of=as_of if time == "recorded" else None)
     if decider.state_sql is not None and method != "python":
-        return _states_sql(store, decider, prefix, where, params)
-    return _states_python(store, decider, prefix, where, params)
+        return _states_sql(store, decider, prefix, f"{source} AS events WHERE {where}", params)
+    return _states_python(store, decider, prefix, f"{source} AS events WHERE {where}", params)
 
 
 def state_columns(decider: Decider) -> list[str]:
@@ -175,7 +177,8 @@ def state_row(state: Any) -> dict[str, Any]:
     return {name: value.value if isinstance(value, enum.Enum) else value for name, value in fields.items()}
 
 
-def _one_point(**points: Any) -> None:
+def check_point(**points: Any) -> None:
+    """Refuse more than one point of time, and a position or moment that is not one."""
     given = [name for name, value in points.items() if value is not None]
     if len(given) > 1:
         raise UsageError(f"give one of {', '.join(points)}, not {' and '.join(given)}")
@@ -218,13 +221,14 @@ def _bound_sql(position: int | None, as_of: datetime | None, time: TimeAxis) -> 
     return "true", []
 
 
-def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, params: list) -> pd.DataFrame:
+def _states_sql(store: EventStore, decider: Decider, prefix: str, events: str, params: list) -> pd.DataFrame:
+    """``events`` is the relation and the condition after FROM: ``events WHERE position <= ?``."""
     # NOT MATERIALIZED: each use of stream_events in the state SQL is its own scan of events, which
     # reads only the rows and columns that use needs, instead of one buffered copy of every event
     # (JSON data included) shared by all uses.
     with_stream_events = f"""
         WITH stream_events AS NOT MATERIALIZED (
-            SELECT * FROM events WHERE starts_with(stream_id, ?) AND {where}
+            SELECT * FROM {events} AND starts_with(stream_id, ?)
         )"""
     query = f"{with_stream_events} SELECT * FROM ({decider.state_sql})"
     columns = ["stream_id", *state_columns(decider), *([decider.spread] if decider.spread else [])]
@@ -232,8 +236,8 @@ def _states_sql(store: EventStore, decider: Decider, prefix: str, where: str, pa
     with store.connection() as con:
         try:
             if decider.spread and decider.state_sql == latest_values.STATE_SQL:  # its fast form
-                return latest_values.frame_by_field(con, with_stream_events, [prefix, *params])
-            relation = con.sql(query, params=[prefix, *params])
+                return latest_values.frame_by_field(con, with_stream_events, [*params, prefix])
+            relation = con.sql(query, params=[*params, prefix])
             if sorted(relation.columns) != sorted(columns):
                 raise UsageError(
                     f"decider {decider.name!r}: state_sql returns the columns {relation.columns}, but "
@@ -298,14 +302,13 @@ def _frame_from_arrow(table: pa.Table, lists: list[str]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
+def _states_python(store: EventStore, decider: Decider, prefix: str, events: str,
                    params: list) -> pd.DataFrame:
     if decider.raw:
-        return _states_raw(store, decider, prefix, where, params)
+        return _states_raw(store, decider, prefix, events, params)
     rows = store.arrow(f"""
-        SELECT stream_id, type, data, schema_version FROM events
-        WHERE starts_with(stream_id, ?) AND {where}
-        ORDER BY stream_id, position""", [prefix, *params])
+        SELECT stream_id, type, data, schema_version FROM {events}
+        AND starts_with(stream_id, ?) ORDER BY stream_id, position""", [*params, prefix])
     starts = _run_starts(rows.column("stream_id"))
     stream_ids = dict(zip(starts, rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist(),
                           strict=True))
@@ -321,11 +324,12 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
     return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))
 
 
-def _states_raw(store: EventStore, decider: Decider, prefix: str, where: str, params: list) -> pd.DataFrame:
+def _states_raw(store: EventStore, decider: Decider, prefix: str, events: str, params: list) -> pd.DataFrame:
     """Each stream's ``RecordedEvent``s folded by a raw decider's ``evolve``."""
+    select = SELECT_EVENTS.removesuffix("FROM events")
     records = records_from_rows(store.rows(
-        f"{SELECT_EVENTS} WHERE starts_with(stream_id, ?) AND {where} ORDER BY stream_id, position",
-        [prefix, *params]))
+        f"{select}FROM {events} AND starts_with(stream_id, ?) ORDER BY stream_id, position",
+        [*params, prefix]))
     table = [{"stream_id": stream_id, **state_row(fold_events(list(events), decider))}
              for stream_id, events in itertools.groupby(records, key=operator.attrgetter("stream_id"))]
     return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))

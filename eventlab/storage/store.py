@@ -44,7 +44,7 @@ from eventlab.core.events import (
 )
 from eventlab.core.moments import aware, stored_utc, to_utc, utc_now
 from eventlab.errors import ConcurrencyError, InvalidEventError, StoreError, UsageError, shown
-from eventlab.storage import bulk, chain, schema
+from eventlab.storage import bulk, chain, dataset, schema
 
 ExpectedVersion = int | Literal["any", "no stream"]
 Clock = Callable[[], datetime]
@@ -128,6 +128,18 @@ class EventStore:
         """bumped whenever appends are rolled back, so caches built on them know they are stale"""
         self.snapshot_policies: dict[str, int] = {}
         """decider name -> take a snapshot every n events (see ``eventlab.snapshots.every``)"""
+        self.dataset: dataset.Dataset | None = None
+        """the Parquet dataset this store reads, if it was opened with :meth:`open_dataset`"""
+
+    @classmethod
+    def open_dataset(cls, path: str | Path) -> EventStore:
+        """A read-only store over a Parquet dataset written by ``export_parquet(path, partition_by=...)``,
+        read where it lies (no import): everything that reads a store works on it."""
+        store = cls()
+        with store._lock:
+            store.dataset = dataset.Dataset.attach(store._con, path)
+        store.path, store.read_only = store.dataset.root, True
+        return store
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -213,8 +225,15 @@ class EventStore:
         return bulk.import_events(self, source, columns=columns, stream_prefix=stream_prefix, sort=sort,
                                   timezone=timezone, progress=progress)
 
-    def export_parquet(self, path: str | Path) -> Path:
-        """Write the whole log, in global order, to one Parquet file; returns its path."""
+    def export_parquet(self, path: str | Path, partition_by: str | None = None) -> Path:
+        """Write the whole log, in global order, to one Parquet file; returns its path.
+
+        With ``partition_by="day"`` (or ``"month"``) it writes a Hive-partitioned dataset
+        folder instead, and a later export to it adds only the newer events
+        (see :mod:`eventlab.storage.dataset`).
+        """
+        if partition_by is not None:
+            return dataset.export(self, path, partition_by)
         return bulk.export_parquet(self, path)
 
     # -- reading ---------------------------------------------------------------------------
@@ -343,6 +362,11 @@ class EventStore:
         """
         with self._lock:
             return self._con.sql(query, params=params)
+
+    def events_up_to(self, position: int | None = None, as_of: datetime | None = None) -> str:
+        """The relation to read the events up to ``position`` or recorded by ``as_of`` from: ``events``,
+        or for a dataset only the files that can hold them (the caller still filters the rows)."""
+        return "events" if self.dataset is None else self.dataset.up_to(position, as_of)
 
     def verify(self) -> chain.VerifyReport:
         """Recompute the hash chain; ``.ok`` is False if the log was edited behind the API's back,
