@@ -12,12 +12,6 @@ store keeps both rules itself (it is its file's only writer): versions come from
 per-stream counts under the file's lock, event ids are checked against the log before
 they are written, and any other writer's append takes the position the store would
 take, which the primary key refuses. Schema 1 files open and work as before.
-
-The two hash columns are stored uncompressed: random hex has no dictionary to find,
-and DuckDB's search for one (``dict_fsst``) made writing them cost more than every
-other column together (a million events' INSERT + COMMIT took about three times
-longer). The file grows by about 60 bytes per event. Files made before this keep
-compressing them; they work the same, only their imports are slower.
 """
 
 from __future__ import annotations
@@ -50,10 +44,8 @@ CREATE TABLE events (
     event_id       UUID        NOT NULL,              -- unique: the store checks it
     occurred_at    TIMESTAMPTZ,                       -- business time, when the caller knows it
     recorded_at    TIMESTAMPTZ NOT NULL,              -- when the store wrote it (never decreases)
-    prev_hash      VARCHAR     NOT NULL               -- hash of the event before (the chain)
-                   USING COMPRESSION uncompressed,
+    prev_hash      VARCHAR     NOT NULL,              -- hash of the event before (the chain)
     hash           VARCHAR     NOT NULL               -- sha256 over prev_hash and this row
-                   USING COMPRESSION uncompressed
 );                                                    -- (stream_id, version) unique: the store keeps it
 CREATE INDEX events_stream_id ON events (stream_id);
 CREATE TABLE eventlab_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
