@@ -147,3 +147,17 @@ def test_the_workload_is_drawn_exactly_as_the_workload_file_says():
     k = len(order.extra)
     assert [c[0] for c in order.commands()] == ["place", *["add"] * k, "pay", "ship"]
     assert order.state_after() == (2 + k, order.amount, "Shipped", 3 + k)
+
+
+def test_the_floors_tool_times_each_set_of_indexes_and_one_unit_against_sqlite(tmp_path):
+    import eventlab
+    from benchmarks import floors
+
+    store = tmp_path / "small.duckdb"
+    with eventlab.EventStore(store) as small:
+        small.append("order-1", [eventlab.NewEvent("Placed"), eventlab.NewEvent("Paid")])
+    inserted = floors.insert(store, rounds=1, folder=tmp_path)
+    assert [r["indexes"] for r in inserted] == list(floors.INDEXES)  # the store's DDL, each index taken out
+    assert all(r[part]["events/s"] > 0 for r in inserted for part in ("new file", "full file"))
+    unit = floors.commit(rounds=2, folder=tmp_path, size=10)
+    assert unit["transactions"] == 2 and unit["DuckDB ms (median)"] > 0 and unit["SQLite ms (median)"] > 0

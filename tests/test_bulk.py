@@ -77,6 +77,8 @@ def test_export_then_import_reproduces_the_log_and_its_chain(tmp_path):
     (lambda f: f.assign(stream_id=["order-0", "", "x", "y", "z"]), "row 1: stream_id"),
     (lambda f: f.assign(event_id=["nope"] * 5), "not a UUID"),
     (lambda f: f.assign(event_id=[str(uuid.UUID(int=1))] * 5), "appears 5 times"),
+    (lambda f: f.assign(event_id=[f"{i:x}abcdef0-0000-4000-8000-000000000000" for i in range(4)]  # one id,
+                        + ["0ABCDEF0-0000-4000-8000-000000000000"]), "appears 2 times"),  # spelt two ways
     (lambda f: f.assign(version=[1, 1, 2, 2, 7]), "row 4: version 7"),
     (lambda f: f.assign(data=[{"v": float("inf")}] * 5), "JSON cannot store"),
 ])

@@ -325,8 +325,8 @@ def _validate(con, columns: dict[str, str]) -> None:
             f"row {rows[0][0] - 1}: recorded_at {rows[0][1]} is before the row above it "
             f"({rows[0][2]}); sort the events by recorded_at (the log's order) and import again"
         )
-    rows = con.execute("""
-        SELECT given_event_id, count(*) FROM eventlab_import WHERE given_event_id IS NOT NULL
+    rows = con.execute("""  -- by value: one id spelt two ways is one id (non-UUIDs were refused above)
+        SELECT given_uuid, count(*) FROM eventlab_import WHERE given_uuid IS NOT NULL
         GROUP BY 1 HAVING count(*) > 1 LIMIT 1""").fetchall()
     if rows:
         raise InvalidEventError(f"event_id {rows[0][0]} appears {rows[0][1]} times in the import")
