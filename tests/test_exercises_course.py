@@ -311,7 +311,7 @@ def test_quick_payers_check(shop_1000):
     assert "still None" in check_quick_payers(shop_1000, None).message
 
 
-# -- notebook 6: a read model and an idempotent consumer ----------------------------------------------
+# -- notebooks 6 and 6b: a read model and an idempotent consumer ---------------------------------------
 
 WAITING_SETUP = """CREATE TABLE IF NOT EXISTS order_customer (order_id VARCHAR PRIMARY KEY, user_id BIGINT,
                                                                waiting BOOLEAN NOT NULL DEFAULT false)"""
@@ -422,9 +422,15 @@ def stored_text(path: Path) -> list[str]:
             for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
 
 
-@pytest.mark.parametrize("number", range(1, 11))
-def test_every_notebook_from_1_to_10_has_an_exercise_waiting_for_the_learner(number):
-    (path,) = NOTEBOOKS.glob(f"{number:02d}-*.ipynb")
+CORE = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]*-*.ipynb") if int(p.name[:2]) <= 10)  # 06b too
+
+
+def test_the_core_is_notebooks_1_to_10():
+    assert sorted({int(p.name[:2]) for p in CORE}) == list(range(1, 11))
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+def test_every_notebook_from_1_to_10_has_an_exercise_waiting_for_the_learner(path):
     waiting = [text for text in stored_text(path) if text.startswith("❌ Not yet:")]
     assert waiting, f"{path.name} has no exercise whose check says 'Not yet'"
 
