@@ -291,6 +291,11 @@ def test_hours_to_ship_check(shop_1000):
     assert check_hours_to_ship(shop_1000, hours("median", "OrderPaid"))
     assert "starts with the payment" in check_hours_to_ship(shop_1000, hours("median", "OrderPlaced")).message
     assert "is the mean" in check_hours_to_ship(shop_1000, hours("avg", "OrderPaid")).message
+    right = hours("median", "OrderPaid")
+    assert "unrounded" in check_hours_to_ship(shop_1000, round(right)).message
+    assert "unrounded" in check_hours_to_ship(shop_1000, round(right, 1)).message
+    assert "minutes or seconds" in check_hours_to_ship(shop_1000, right * 60).message
+    assert not check_hours_to_ship(shop_1000, right + 2)
     assert "still None" in check_hours_to_ship(shop_1000, None).message
 
 
@@ -307,6 +312,9 @@ def test_quick_payers_check(shop_1000):
         FROM events) WHERE type = 'OrderPaid' AND gap < INTERVAL 10 MINUTE"""
     lagging = check_quick_payers(shop_1000, one_row_back)
     assert not lagging and "too many" in lagging.message and "lag() looks one row back" in lagging.message
+    when_money_moved = QUICK.replace("p.recorded_at -", "coalesce(p.occurred_at, p.recorded_at) -")
+    money_moved = check_quick_payers(shop_1000, when_money_moved)
+    assert not money_moved and "not when the money moved" in money_moved.message
     too_strict = check_quick_payers(shop_1000, QUICK.replace("10 MINUTE", "5 MINUTE"))
     assert not too_strict and "missing" in too_strict.message
     assert "fails" in check_quick_payers(shop_1000, "SELECT FROM nowhere").message
