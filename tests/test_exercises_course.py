@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,6 +278,9 @@ def test_waiting_on_sundays_check(shop_1000):
     saturdays = by_day[by_day.index.day_of_week == 5]["Paid"]
     assert "start of each Sunday" in check_waiting_on_sundays(shop_1000, saturdays).message
     assert "one number per Sunday" in check_waiting_on_sundays(shop_1000, [1, 2]).message
+    noon = check_waiting_on_sundays(shop_1000, [n - 1 for n in sundays])  # wrong: and no right answer in it
+    assert not noon and "6 of the six" in noon.message
+    assert not set(re.findall(r"\d+", noon.message)) & {str(n) for n in sundays}, noon.message
     assert "still None" in check_waiting_on_sundays(shop_1000, None).message
 
 
