@@ -39,7 +39,7 @@ from eventlab.examples import orders
 from eventlab.timetravel import state_row
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*-*.ipynb"))  # 06b- too
 TIME_TRAVEL = "04-time-travel.ipynb"
 ARTIFACTS = Path(os.environ.get("EVENTLAB_TEST_ARTIFACTS") or Path(__file__).parent / "artifacts") / "browser"
 IN_CI = os.environ.get("CI", "").lower() == "true"

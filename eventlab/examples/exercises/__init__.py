@@ -1,6 +1,6 @@
 """Exercises with checks, one module per idea; each check returns a one-line ``Verdict``.
 
-Notebooks 1 to 10 each practise their idea next to where they teach it;
+Notebooks 1 to 10 (and 6b) each practise their idea next to where they teach it;
 notebook 11 is the capstone. ``from eventlab.exercises import check_replay``
 works for every check. The solutions are in ``notebooks/solutions/``.
 """

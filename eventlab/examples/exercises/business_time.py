@@ -27,8 +27,9 @@ def check_paid_on_tuesday(store: EventStore, answer: float | None) -> Verdict:
         return solved(f"{true:.2f} EUR moved on Tuesday 9 April, late bank transfers included")
     if abs(float(answer) - _paid_on(store, "recorded_at")) < 0.005:
         return not_yet(f"{float(answer):.2f} EUR is what the shop heard of on Tuesday (recorded_at): it "
-                       f"counts a transfer made days before, and misses one made on Tuesday that the "
-                       f"bank reported later. When the money moved is occurred_at")
+                       f"counts bank transfers that the bank reported on Tuesday although the money moved "
+                       f"days before (and would miss any made on Tuesday and reported later). When the "
+                       f"money moved is occurred_at")
     if abs(float(answer) - _paid_on(store, "occurred_at")) < 0.005:
         return not_yet(f"{float(answer):.2f} EUR counts only the payments that have an occurred_at, the "
                        f"bank transfers. The others happened when they were recorded: use "

@@ -1,4 +1,4 @@
-"""Notebook 6's second exercise: an idempotent consumer, for a queue that delivers at least once.
+"""Notebook 6b's exercise: an idempotent consumer, for a queue that delivers at least once.
 
 A message queue (or a subscription after a crash) may hand the same event over
 twice: it cannot know whether the consumer finished before it died. Exactly

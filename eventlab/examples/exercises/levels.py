@@ -47,4 +47,10 @@ def check_waiting_on_sundays(store: EventStore, answer: Sequence[int] | pd.Serie
     if got == [_paid_at(store, day) for day in SUNDAYS]:
         return not_yet("those are the counts at the start of each Sunday (00:00): as_of includes what was "
                        "recorded by that moment, so the end of Sunday is just before Monday 00:00")
-    return not_yet(f"at the end of the six Sundays, {want} orders were paid and waiting; you have {got}")
+    if got == [int((states_at(store, orders.decider, as_of=_end_of(day), time="occurred")["status"] == "Paid")
+                    .sum()) for day in SUNDAYS]:
+        return not_yet("those count a late bank transfer from when the money moved (time='occurred'); the "
+                       "warehouse can only ship what the shop knows is paid: time as recorded, the default")
+    wrong = [day for day, mine, right in zip(SUNDAYS, got, want, strict=True) if mine != right]
+    return not_yet(f"{len(wrong)} of the six numbers are not it, the first on Sunday {wrong[0]:%d %B}: count "
+                   f"the orders in status Paid as of the end of each Sunday, just before Monday 00:00")

@@ -39,6 +39,11 @@ def check_quick_payers(store: EventStore, query: str | None) -> Verdict:
     missing, extra = sorted(want - set(got)), sorted(set(got) - want)
     if not missing and not extra:
         return solved(f"{len(want)} orders paid within ten minutes, the same as a walk through the log finds")
+    late = {e.stream_id for e in store.read_all(types=["OrderPaid"]) if e.occurred_at is not None}
+    if extra and set(extra) <= late:
+        return not_yet(f"{len(extra)} order(s) too many, all paid by late bank transfer, e.g. {extra[0]}: "
+                       f"the question takes both times as recorded (recorded_at), not when the money moved "
+                       f"(occurred_at)")
     if extra:
         return not_yet(f"{len(extra)} order(s) too many, e.g. {extra[0]} ({_story(store, extra[0])}): "
                        f"measure "

@@ -1,4 +1,4 @@
-"""Notebook 6's first exercise: a read model of your own design, for a question the support desk asks.
+"""Notebook 6's exercise: a read model of your own design, for a question the support desk asks.
 
 The question: *for each customer, how many of their orders are paid and
 waiting for the warehouse?* The learner chooses the table, the handlers and

@@ -31,5 +31,11 @@ def check_hours_to_ship(store: EventStore, answer: float | None) -> Verdict:
     if abs(float(answer) - mean) < 0.01:
         return not_yet(f"{float(answer):.1f} hours is the mean: the weekend's long waits pull it up. The "
                        f"question asks for the median (DuckDB: median(...))")
+    if any(abs(float(answer) - round(want, digits)) < 1e-9 for digits in (0, 1)):
+        return not_yet(f"{float(answer)} is the median rounded: give the number unrounded (the check "
+                       f"allows 0.01 hours)")
+    if abs(float(answer) - want * 60) < 1 or abs(float(answer) - want * 3600) < 60:
+        return not_yet(f"{float(answer):.1f} is in minutes or seconds: divide epoch(...) by 3600 for hours")
     return not_yet(f"{float(answer):.1f} hours is not it: per shipped order, recorded_at of OrderShipped "
-                   f"minus recorded_at of OrderPaid, in hours; then the median")
+                   f"minus recorded_at of OrderPaid (when the shop knew of the payment, not occurred_at), "
+                   f"in hours; then the median")
