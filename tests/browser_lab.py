@@ -1,6 +1,7 @@
 """Helpers for tests/test_browser.py: a throwaway JupyterLab server and a Playwright-driven page on it.
 
-JupyterLab runs on a free localhost port with a random token, as its own
+JupyterLab runs on a localhost port the system picks (``--port=0``: no other
+process can take it between choosing and binding), with a random token, as its own
 process group, with HOME and every Jupyter config/data/runtime folder in a
 temporary directory, so a test neither reads nor writes the user's Jupyter
 settings. ``expose_app_in_browser`` gives the page ``window.jupyterapp``: the
@@ -16,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,12 +43,6 @@ def find_chromium() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Lab:
     """A running JupyterLab: where it serves, with which token, over which folder."""
@@ -65,8 +59,12 @@ class Lab:
         return f"{self.url}/lab/workspaces/{workspace}?token={self.token}"
 
     def log_tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return _tail(self.log, lines)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _children(pid: int) -> list[int]:
@@ -111,8 +109,8 @@ def jupyterlab(root: Path, scratch: Path, *, timeout: float = 90) -> Iterator[La
     env.update(HOME=str(home), JUPYTER_CONFIG_DIR=str(config), JUPYTER_DATA_DIR=str(scratch / "jupyter-data"),
                JUPYTER_RUNTIME_DIR=str(scratch / "jupyter-runtime"), IPYTHONDIR=str(home / ".ipython"),
                MPLCONFIGDIR=str(home / ".matplotlib"), JUPYTER_PLATFORM_DIRS="1", PYTHONDONTWRITEBYTECODE="1")
-    port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+    token = secrets.token_hex(16)
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", "--port=0",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -121,16 +119,29 @@ def jupyterlab(root: Path, scratch: Path, *, timeout: float = 90) -> Iterator[La
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=sink,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log)
     try:
-        _wait_until_serving(lab, timeout)
+        deadline = time.monotonic() + timeout
+        port = _port_taken(process, scratch / "jupyter-runtime", log, deadline)
+        lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log)
+        _wait_until_serving(lab, deadline)
         yield lab
     finally:
         _stop(process)
 
 
-def _wait_until_serving(lab: Lab, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def _port_taken(process: subprocess.Popen, runtime: Path, log: Path, deadline: float) -> int:
+    """The port the server bound, from the file it writes once listening (``jpserver-<pid>.json``)."""
+    info = runtime / f"jpserver-{process.pid}.json"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{_tail(log)}")
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            return int(json.loads(info.read_text())["port"])
+        time.sleep(0.2)
+    raise RuntimeError(f"JupyterLab did not start listening in time:\n{_tail(log)}")
+
+
+def _wait_until_serving(lab: Lab, deadline: float) -> None:
     while time.monotonic() < deadline:
         if lab.process.poll() is not None:
             raise RuntimeError(f"JupyterLab exited with code {lab.process.returncode}:\n{lab.log_tail()}")
@@ -141,7 +152,7 @@ def _wait_until_serving(lab: Lab, timeout: float) -> None:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{lab.log_tail()}")
+    raise RuntimeError(f"JupyterLab did not answer in time:\n{lab.log_tail()}")
 
 
 # --- in the page ------------------------------------------------------------------------------
