@@ -66,8 +66,7 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replaying.stream_state(store, stream_id, decider, where=where, params=params)
     # only the stretch of the log from this snapshot to the next one can hold the events wanted:
     # read it by position instead of fetching the whole stream by its index
-    end = snapshots.next_position(store, stream_id, decider, snapshot.version)
-    between = (snapshot.position, end if end is not None else store.head_position)
+    between = (snapshot.position, snapshots.next_position(store, stream_id, decider, snapshot.version))
     return replaying.stream_state(store, stream_id, decider, after=snapshot.version, state=snapshot.state,
                                   where=where, params=params, between=between)
 
@@ -106,7 +105,7 @@ def _page_events(store: EventStore, stream_id: str, decider: Decider, first: int
     return records_from_rows(store.rows(
         f"{SELECT_EVENTS} WHERE position > ? AND position <= ? AND stream_id = ? AND version >= ? "
         f"AND version <= ? ORDER BY position",
-        [below.position, above if above is not None else store.head_position, stream_id, first,
+        [below.position, above if above is not None else 2**62, stream_id, first,
          end if end is not None else 2**62]))
 
 
