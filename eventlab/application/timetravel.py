@@ -301,23 +301,32 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, where: str,
                    params: list) -> pd.DataFrame:
     if decider.raw:
         return _states_raw(store, decider, prefix, where, params)
-    rows = store.arrow(f"""
-        SELECT stream_id, type, data, schema_version FROM events
-        WHERE starts_with(stream_id, ?) AND {where}
-        ORDER BY stream_id, position""", [prefix, *params])
-    starts = _run_starts(rows.column("stream_id"))
-    stream_ids = dict(zip(starts, rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist(),
-                          strict=True))
-    table = []
-    for chunk in _chunks(starts, rows.num_rows, DECODE_ROWS):  # a slice at a time: memory stays flat
-        first, end = chunk[0], chunk[-1]
-        with gc_paused():
-            events = replaying.decoded(rows.slice(first, end - first))
-            table += [{"stream_id": stream_ids[start],
-                       **state_row(fold_events(events[start - first:stop - first], decider))}
-                      for start, stop in itertools.pairwise(chunk)]
-            del events
+    query = f"""SELECT stream_id, type, data, schema_version FROM events
+                WHERE starts_with(stream_id, ?) AND {where} ORDER BY stream_id, position"""
+    table: list[dict[str, Any]] = []
+    with store.connection() as con:  # batches of rows as DuckDB hands them over, not the whole log at once
+        carried = None  # the rows of the last stream of a batch, which may go on in the next one
+        for batch in con.sql(query, params=[prefix, *params]).to_arrow_reader(DECODE_ROWS):
+            rows = pa.Table.from_batches([batch])
+            rows = rows if carried is None else pa.concat_tables([carried, rows])
+            starts = _run_starts(rows.column("stream_id"))
+            table += _fold_streams(rows.slice(0, starts[-1]), starts[:-1], decider)
+            carried = rows.slice(starts[-1])
+        if carried is not None:
+            table += _fold_streams(carried, [0], decider)
     return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))
+
+
+def _fold_streams(rows: pa.Table, starts: list[int], decider: Decider) -> list[dict[str, Any]]:
+    """The state of each stream in ``rows`` (sorted by stream, starting at ``starts``) as a row."""
+    if not starts:
+        return []
+    stream_ids = rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist()
+    with gc_paused():
+        events = replaying.decoded(rows)
+        return [{"stream_id": stream_id, **state_row(fold_events(events[start:stop], decider))}
+                for stream_id, (start, stop) in zip(stream_ids, itertools.pairwise([*starts, rows.num_rows]),
+                                                    strict=True)]
 
 
 def _states_raw(store: EventStore, decider: Decider, prefix: str, where: str, params: list) -> pd.DataFrame:
@@ -332,18 +341,6 @@ def _states_raw(store: EventStore, decider: Decider, prefix: str, where: str, pa
 
 DECODE_ROWS = 100_000
 """about how many events ``states_at(method="python")`` holds decoded at once"""
-
-
-def _chunks(starts: list[int], end: int, rows: int) -> Iterator[list[int]]:
-    """Stream start rows grouped into runs of about ``rows`` rows, each with its end row appended."""
-    chunk: list[int] = []
-    for start in [*starts, end]:
-        if chunk and start - chunk[0] >= rows:
-            yield [*chunk, start]
-            chunk = []
-        chunk.append(start)
-    if len(chunk) > 1:
-        yield chunk
 
 
 def _run_starts(column: pa.ChunkedArray) -> list[int]:
