@@ -125,6 +125,8 @@ ROWS = [
     Row("long_stream", "ms, median, from the snapshot on an open store: state_at vs repository.get",
         "ms from snapshot", "ms from snapshot", True,
         Target("<= 10 ms", lambda el, pe: el["ms from snapshot"] <= 10)),
+    Row("long_stream", "ms, median: of which DuckDB fetching the snapshot's row (its JSON not parsed)",
+        "ms snapshot fetch", None, True),
     Row("projection_rebuild", "seconds: rebuild(order_summary) sql vs one log pass into a dict per order",
         "s sql", "s", True,
         Target("<= 2 s at 1M events", lambda el, pe: el["s sql"] <= 2, at_scale_only=True)),
@@ -176,6 +178,10 @@ ROWS = [
         "state_at ms", True, Target("<= 0.5 ms", lambda el, pe: el["state_at ms"] <= 0.5)),
     Row("read_one_stream", "ms, median: floor, one row by primary key, DuckDB vs SQLite", "floor ms",
         "floor ms", True),
+    Row("read_one_stream", "ms, median: floor, the same lookup as store.read (the stream's 10 rows by its "
+        "index, fetched as tuples)", "stream floor ms", None, True),
+    Row("read_one_stream", "store.read ÷ that floor", "x stream floor", None, True),
+    Row("read_one_stream", "state_at ÷ that floor", "state_at x stream floor", None, True),
 ]
 
 

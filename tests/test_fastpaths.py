@@ -139,3 +139,79 @@ def test_a_class_with_an_init_only_variable_or_a_field_outside_init_is_never_res
     assert fastpaths.restorable_fields(WithInitVar) is None
     assert fastpaths.restorable_fields(WithDerived) is None
     assert fastpaths.restorable_fields(orders.OrderPaid) == {"order_id", "amount", "currency"}
+
+
+# --- a short stream read as plain rows gives the state the long way gives ----------------------------
+
+from eventlab.application import replaying  # noqa: E402
+from eventlab.examples.sample import demo_store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shop():
+    """Orders (3-6 events) and stock streams (hundreds), with late events and snapshots of the stock."""
+    store = demo_store(n_orders=150, seed=3)
+    eventlab.snapshots.take_every(store, orders.stock_decider, 15)
+    return store
+
+
+def _points(store, stream_id):
+    """Versions, positions and moments along a stream (and before it, and past its end)."""
+    rows = store.rows("SELECT version, position, recorded_at, coalesce(occurred_at, recorded_at) FROM events "
+                      "WHERE stream_id = ? ORDER BY version", [stream_id])
+    picked = rows[:: max(1, len(rows) // 5)] + rows[-1:]
+    return ([{"version": v} for v, _, _, _ in picked] + [{"version": 0}, {"position": 0}]
+            + [{"position": p} for _, p, _, _ in picked] + [{"position": p - 1} for _, p, _, _ in picked]
+            + [{"as_of": t} for _, _, t, _ in picked]
+            + [{"as_of": t, "time": "occurred"} for _, _, _, t in picked])
+
+
+def test_short_streams_read_as_rows_give_the_states_the_long_way_gives(shop, monkeypatch):
+    """``replaying.few_events`` (rows, bounds as a column, sorted in Python) against the CTE + Arrow path
+    it skips, for the shop's decider, a raw decider and latest_values, with and without snapshots."""
+    lengths = dict(shop.rows("SELECT stream_id, count(*) FROM events GROUP BY ALL"))
+    longest = sorted(lengths, key=lengths.get)[-2:]
+    streams = [s for s in sorted(lengths) if s.startswith("order-")][:12] + longest
+    assert min(lengths[s] for s in longest) > 15  # stock streams with snapshots
+    raw = eventlab.Decider({"types": ()}, lambda state, e: {"types": (*state["types"], e.type)}, raw=True)
+    checked = 0
+    for stream_id in streams:
+        deciders = [orders.stock_decider if stream_id.startswith("stock-") else orders.decider, raw,
+                    eventlab.latest_values(stream_id.split("-")[0])]
+        for decider in deciders:
+            for point in _points(shop, stream_id):
+                fast = eventlab.state_at(shop, stream_id, decider, **point)
+                monkeypatch.setattr(replaying, "FEW", 0)  # every read the long way
+                slow = eventlab.state_at(shop, stream_id, decider, **point)
+                monkeypatch.undo()
+                assert fast == slow, (stream_id, decider.name, point)
+                checked += 1
+    assert checked > 500
+
+
+def test_a_short_read_falls_back_to_the_long_way_past_few_rows(shop, monkeypatch):
+    stream_id = shop.rows("SELECT stream_id FROM events WHERE starts_with(stream_id, 'stock-') "
+                          "GROUP BY ALL ORDER BY count(*) DESC LIMIT 1")[0][0]
+    long_reads = []
+    arrow = shop.arrow
+    monkeypatch.setattr(shop, "arrow",
+                        lambda query, params=(): long_reads.append(query) or arrow(query, params))
+    monkeypatch.setattr(replaying, "FEW", 5)
+    state = replaying.stream_state(shop, stream_id, orders.stock_decider)
+    assert long_reads, "a stream longer than FEW must be read the long way"
+    assert state == eventlab.replay(shop.read(stream_id), orders.stock_decider)
+    monkeypatch.setattr(replaying, "FEW", 10**6)
+    long_reads.clear()
+    assert replaying.stream_state(shop, stream_id, orders.stock_decider) == state
+    assert not long_reads
+
+
+def test_records_read_back_exactly_as_written():
+    """``records_from_rows`` parses a batch's JSON at once: big integers, floats, unicode, nesting intact."""
+    store = eventlab.EventStore()
+    data = [{"n": 123456789012345678901234567890, "x": 0.1, "t": "é\u2028\"", "deep": [[{"a": None}]]},
+            {"n": -1, "x": -0.0, "t": "", "deep": []}]
+    store.append("s-1", [eventlab.NewEvent("Noted", d, metadata={"by": i}) for i, d in enumerate(data)])
+    read = store.read("s-1")
+    assert [r.data for r in read] == data and [r.metadata for r in read] == [{"by": 0}, {"by": 1}]
+    assert same(read[0].data["n"], data[0]["n"]) and same(read[1].data["x"], -0.0)

@@ -128,3 +128,57 @@ def test_with_and_without_snapshots_everything_is_the_same(history, every):
     snapshots.delete_all(cached)
     for stream_id in plain.streams():
         assert state_at(cached, stream_id, orders.decider) == state_at(plain, stream_id, orders.decider)
+
+
+def test_snapshots_changed_behind_the_store_s_back_never_give_a_wrong_state(tmp_path):
+    """``latest`` finds snapshots in a list kept per store; deleted or added elsewhere, answers stay right."""
+    path = tmp_path / "shop.duckdb"
+    with eventlab.EventStore(path, clock=minute_clock()) as store:
+        handle(store, orders.decider, "order-1", orders.PlaceOrder(order_id="1", user_id=1, items=[]))
+        for i in range(30):
+            handle(store, orders.decider, "order-1", orders.AddItem(order_id="1", item=f"sku-{i}"))
+    expected = {v: state_at(eventlab.EventStore(path, read_only=True), "order-1", orders.decider, version=v)
+                for v in (5, 12, 31)}
+    store, other = eventlab.EventStore(path), eventlab.EventStore(path)
+    snapshots.take(store, "order-1", orders.decider, version=10)
+    assert snapshots.versions(store, "order-1", orders.decider) == [10]
+    store.sql("DELETE FROM snapshots")  # gone, while the store's list still names it
+    assert state_at(store, "order-1", orders.decider, version=12) == expected[12]
+    snapshots.take(other, "order-1", orders.decider, version=20)  # another store object: store's list is old
+    store.sql("UPDATE snapshots SET state = json_object('order_id', '1', 'user_id', 1, 'items', ['planted'], "
+              "'paid', 0, 'status', 'Placed')")
+    assert all(state_at(store, "order-1", orders.decider, version=v) == expected[v] for v in expected)
+    assert state_at(other, "order-1", orders.decider, version=31).items[0] == "planted"  # its list has it
+    assert snapshots.versions(store, "order-1", orders.decider) == []
+    snapshots.take(store, "order-1", orders.decider, version=30)  # taking one adds it to the list
+    assert snapshots.versions(store, "order-1", orders.decider) == [30]
+    assert [v for v, _, _ in snapshots.marks(store, orders.decider, fresh=True)["order-1"]] == [20, 30]
+    assert snapshots.delete_all(store) == 2 and snapshots.versions(store, "order-1", orders.decider) == []
+
+
+STATE_STORAGE = ("SELECT compression FROM pragma_storage_info('snapshots') "
+                 "WHERE column_name = 'state' AND segment_type = 'JSON'")
+
+
+def test_snapshots_stored_by_earlier_versions_keep_reading(tmp_path):
+    """A snapshots table made before the state was stored uncompressed (plain JSON column) reads the same."""
+    path = tmp_path / "old.duckdb"
+    with eventlab.EventStore(path, clock=minute_clock()) as store:
+        handle(store, orders.decider, "order-1", orders.PlaceOrder(order_id="1", user_id=1, items=["a"]))
+        for i in range(3000):
+            store.append("order-1", [orders.ItemAdded(order_id="1", item=f"sku-{i}")])
+        store.sql(snapshots.SNAPSHOTS_DDL.replace(" USING COMPRESSION uncompressed", ""))
+        snapshots.take(store, "order-1", orders.decider, version=2000)
+        store.sql("CHECKPOINT")
+        kinds = {kind for (kind,) in store.sql(STATE_STORAGE).fetchall()}
+        assert "Uncompressed" not in kinds, kinds  # the old form: DuckDB chose a compression
+    with eventlab.EventStore(path, read_only=True) as store:
+        assert snapshots.latest(store, "order-1", orders.decider).version == 2000
+        snap_state = state_at(store, "order-1", orders.decider)
+        assert snap_state == eventlab.replay(store.read("order-1"), orders.decider)
+        assert snap_state.items[:2] == ["a", "sku-0"] and len(snap_state.items) == 3001
+    with eventlab.EventStore(tmp_path / "new.duckdb") as store:
+        store.append("order-2", [orders.OrderPlaced(order_id="2", user_id=1, items=["x" * 300] * 300)])
+        snapshots.take(store, "order-2", orders.decider)
+        store.sql("CHECKPOINT")
+        assert {kind for (kind,) in store.sql(STATE_STORAGE).fetchall()} == {"Uncompressed"}

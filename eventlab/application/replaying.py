@@ -10,6 +10,7 @@ check that both roads give the same states.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -27,22 +28,27 @@ S = TypeVar("S")
 
 def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, after: int = 0,
                  state: S | None = None, where: str = "true", params: list[Any] | tuple = (),
-                 between: tuple[int, int] | None = None) -> S:
+                 between: tuple[int, int | None] | None = None) -> S:
     """The state of one stream: ``state`` after version ``after`` (default: the initial state before
     any event) with the stream's later events folded in.
 
     ``where`` is an SQL condition on the stream's events (e.g. ``"version <= ?"``
     with ``params``) that cuts it at a point in time. ``between=(low, high)``
     reads only the stream's events at global positions ``low < position <= high``
-    and finds them by position instead of by the stream's index: the log is stored
-    in position order, so DuckDB reads only that stretch of it. That is what keeps
-    a few events of a very long stream cheap (checkpoints use it); the index would
-    fetch the whole stream first.
+    (``high`` None: to the end of the log) and finds them by position instead of by
+    the stream's index: the log is stored in position order, so DuckDB reads only
+    that stretch of it. That is what keeps a few events of a very long stream cheap
+    (checkpoints use it); the index would fetch the whole stream first.
     """
     if between is None:
         found, found_params = "stream_id = ?", [stream_id]
-    else:
-        found, found_params = "position > ? AND position <= ? AND stream_id = ?", [*between, stream_id]
+    else:  # both bounds: with only a lower one, DuckDB skips fewer blocks of the log (2.7 ms, not 0.6)
+        low, high = between
+        found, found_params = "position > ? AND position <= ? AND stream_id = ?", [
+            low, high if high is not None else 2**62, stream_id]
+    few = few_events(store, stream_id, decider, found, found_params, after, where, params)
+    if few is not None:
+        return fold_events(few, decider, state)
     if decider.raw:  # evolve reads RecordedEvents: make them, as store.read does
         rows = store.rows(f"""
             WITH stream AS MATERIALIZED ({SELECT_EVENTS} WHERE {found})
@@ -61,6 +67,44 @@ def stream_state(store: EventStore, stream_id: str, decider: Decider[S], *, afte
         state = fold_events(events, decider, state)
         del events  # freed before the collector wakes up, so it does not scan them on waking
     return state
+
+
+FEW = 512
+"""a stream (or stretch of one) of at most this many events is read as plain rows, in one short query"""
+
+
+def few_events(store: EventStore, stream_id: str, decider: Decider, found: str, found_params: list,
+               after: int, where: str, params: list[Any] | tuple) -> list[object] | None:
+    """The events ``stream_state`` folds, in version order, if the rows ``found`` are at most ``FEW``;
+    else None (read them the long way).
+
+    One query of at most ``FEW + 1`` plain rows (no Arrow, no CTE, no ORDER BY,
+    which cost more than the lookup itself for a short stream). The point's bounds
+    come back as a column instead of a filter: a filter beside ``stream_id = ?``
+    would make DuckDB scan the whole log instead of looking the stream up in its
+    index. The rows are cut and sorted here.
+    """
+    columns = SELECT_EVENTS.removeprefix("SELECT ").removesuffix(" FROM events") if decider.raw \
+        else "version, type, data, schema_version"
+    rows = store.rows(f"SELECT {columns}, version > ? AND ({where}) AS wanted FROM events "
+                      f"WHERE {found} LIMIT {FEW + 1}", [after, *params, *found_params])
+    if len(rows) > FEW:
+        return None
+    if decider.raw:
+        rows = sorted((row[:-1] for row in rows if row[-1]), key=operator.itemgetter(2))
+        return records_from_rows(rows)
+    rows = sorted((row for row in rows if row[-1]), key=operator.itemgetter(0))
+    if not rows:
+        return []
+    payloads = fastpaths.loads(f"[{','.join(row[2] for row in rows)}]".encode())
+    decoders: dict[tuple[str, int], Callable[[dict], object]] = {}
+    events = []
+    for (_, type_name, _, schema_version, _), data in zip(rows, payloads, strict=True):
+        decoder = decoders.get((type_name, schema_version))
+        if decoder is None:
+            decoder = decoders[type_name, schema_version] = decoder_for(type_name, schema_version, stream_id)
+        events.append(decoder(data))
+    return events
 
 
 def states_every(store: EventStore, stream_id: str, decider: Decider[S], every: int,

@@ -66,8 +66,7 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replaying.stream_state(store, stream_id, decider, where=where, params=params)
     # only the stretch of the log from this snapshot to the next one can hold the events wanted:
     # read it by position instead of fetching the whole stream by its index
-    end = snapshots.next_position(store, stream_id, decider, snapshot.version)
-    between = (snapshot.position, end if end is not None else store.head_position)
+    between = (snapshot.position, snapshots.next_position(store, stream_id, decider, snapshot.version))
     return replaying.stream_state(store, stream_id, decider, after=snapshot.version, state=snapshot.state,
                                   where=where, params=params, between=between)
 
@@ -106,7 +105,7 @@ def _page_events(store: EventStore, stream_id: str, decider: Decider, first: int
     return records_from_rows(store.rows(
         f"{SELECT_EVENTS} WHERE position > ? AND position <= ? AND stream_id = ? AND version >= ? "
         f"AND version <= ? ORDER BY position",
-        [below.position, above if above is not None else store.head_position, stream_id, first,
+        [below.position, above if above is not None else 2**62, stream_id, first,
          end if end is not None else 2**62]))
 
 
@@ -306,22 +305,32 @@ def _states_python(store: EventStore, decider: Decider, prefix: str, events: str
                    params: list) -> pd.DataFrame:
     if decider.raw:
         return _states_raw(store, decider, prefix, events, params)
-    rows = store.arrow(f"""
-        SELECT stream_id, type, data, schema_version FROM {events}
-        AND starts_with(stream_id, ?) ORDER BY stream_id, position""", [*params, prefix])
-    starts = _run_starts(rows.column("stream_id"))
-    stream_ids = dict(zip(starts, rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist(),
-                          strict=True))
-    table = []
-    for chunk in _chunks(starts, rows.num_rows, DECODE_ROWS):  # a slice at a time: memory stays flat
-        first, end = chunk[0], chunk[-1]
-        with gc_paused():
-            events = replaying.decoded(rows.slice(first, end - first))
-            table += [{"stream_id": stream_ids[start],
-                       **state_row(fold_events(events[start - first:stop - first], decider))}
-                      for start, stop in itertools.pairwise(chunk)]
-            del events
+    query = f"""SELECT stream_id, type, data, schema_version FROM {events}
+                AND starts_with(stream_id, ?) ORDER BY stream_id, position"""
+    table: list[dict[str, Any]] = []
+    with store.connection() as con:  # batches of rows as DuckDB hands them over, not the whole log at once
+        carried = None  # the rows of the last stream of a batch, which may go on in the next one
+        for batch in con.sql(query, params=[*params, prefix]).to_arrow_reader(DECODE_ROWS):
+            rows = pa.Table.from_batches([batch])
+            rows = rows if carried is None else pa.concat_tables([carried, rows])
+            starts = _run_starts(rows.column("stream_id"))
+            table += _fold_streams(rows.slice(0, starts[-1]), starts[:-1], decider)
+            carried = rows.slice(starts[-1])
+        if carried is not None:
+            table += _fold_streams(carried, [0], decider)
     return pd.DataFrame(table, columns=_columns(["stream_id"], decider, table))
+
+
+def _fold_streams(rows: pa.Table, starts: list[int], decider: Decider) -> list[dict[str, Any]]:
+    """The state of each stream in ``rows`` (sorted by stream, starting at ``starts``) as a row."""
+    if not starts:
+        return []
+    stream_ids = rows.column("stream_id").take(pa.array(starts, pa.int64())).to_pylist()
+    with gc_paused():
+        events = replaying.decoded(rows)
+        return [{"stream_id": stream_id, **state_row(fold_events(events[start:stop], decider))}
+                for stream_id, (start, stop) in zip(stream_ids, itertools.pairwise([*starts, rows.num_rows]),
+                                                    strict=True)]
 
 
 def _states_raw(store: EventStore, decider: Decider, prefix: str, events: str, params: list) -> pd.DataFrame:
@@ -337,18 +346,6 @@ def _states_raw(store: EventStore, decider: Decider, prefix: str, events: str, p
 
 DECODE_ROWS = 100_000
 """about how many events ``states_at(method="python")`` holds decoded at once"""
-
-
-def _chunks(starts: list[int], end: int, rows: int) -> Iterator[list[int]]:
-    """Stream start rows grouped into runs of about ``rows`` rows, each with its end row appended."""
-    chunk: list[int] = []
-    for start in [*starts, end]:
-        if chunk and start - chunk[0] >= rows:
-            yield [*chunk, start]
-            chunk = []
-        chunk.append(start)
-    if len(chunk) > 1:
-        yield chunk
 
 
 def _run_starts(column: pa.ChunkedArray) -> list[int]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import operator
 import threading
 import uuid
@@ -33,6 +32,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from eventlab.core import fastpaths
 from eventlab.core.events import (
     NewEvent,
     RecordedEvent,
@@ -249,8 +249,9 @@ class EventStore:
                 # The stream alone, cut to the versions here: a bound on version next to stream_id would
                 # make DuckDB scan the whole log instead of looking the stream up in its index (and a
                 # MATERIALIZED CTE around it costs a few times the lookup).
-                rows = self._con.execute(f"{SELECT_EVENTS} WHERE stream_id = ? ORDER BY version",
-                                         [stream_id]).fetchall()
+                # and sorted here: DuckDB's ORDER BY costs more than the lookup for a short stream
+                rows = self._con.execute(f"{SELECT_EVENTS} WHERE stream_id = ?", [stream_id]).fetchall()
+                rows.sort(key=_VERSION)
                 last = to_version if to_version is not None else len(rows)
                 committed = records_from_rows(rows[max(0, from_version - 1):max(0, last)])
             if uow is None or stream_id not in uow.records:
@@ -784,12 +785,27 @@ def _check_version(stream_id: str, expected: ExpectedVersion, actual: int) -> No
 
 
 def records_from_rows(rows: list[tuple]) -> list[RecordedEvent]:
-    """``RecordedEvent``s from rows selected with ``SELECT_EVENTS`` (on any connection to the store)."""
-    loads = json.loads
-    return [recorded_event(stream_id, version, position, type_, loads(data), loads(metadata),
-                          event_id, stored_utc(recorded_at), stored_utc(occurred_at), schema_version)
-            for (position, stream_id, version, type_, data, metadata, event_id,
-                 recorded_at, occurred_at, schema_version) in rows]
+    """``RecordedEvent``s from rows selected with ``SELECT_EVENTS`` (on any connection to the store).
+
+    The JSON of a batch of rows is parsed in one call (``fastpaths.loads`` of a JSON
+    list of them), a few times faster than ``json.loads`` row by row.
+    """
+    records = []
+    for start in range(0, len(rows), _PARSE_BATCH):
+        batch = rows[start:start + _PARSE_BATCH]
+        datas, metadatas = (fastpaths.loads(f"[{','.join([row[column] for row in batch])}]".encode())
+                            for column in (4, 5))
+        records += [recorded_event(stream_id, version, position, type_, data, metadata, event_id,
+                                   stored_utc(recorded_at), stored_utc(occurred_at), schema_version)
+                    for (position, stream_id, version, type_, _, _, event_id, recorded_at, occurred_at,
+                         schema_version), data, metadata in zip(batch, datas, metadatas, strict=True)]
+    return records
+
+
+_PARSE_BATCH = 10_000
+"""rows whose JSON ``records_from_rows`` parses at once (its text is held twice meanwhile)"""
+_VERSION = operator.itemgetter(2)
+"""a ``SELECT_EVENTS`` row's version"""
 
 
 def _matches(record: RecordedEvent, from_position: int, to_position: int | None,
