@@ -355,11 +355,12 @@ class StreamSlider(_Scrubber):
 
     def _load(self, stream_id: str | None) -> np.ndarray:
         """Index the stream: each version's position and type, checkpoints; returns its recorded times."""
-        log = self.store.arrow("""
-            WITH stream AS MATERIALIZED (
-                SELECT version, position, type, epoch_ns(recorded_at) AS t FROM events WHERE stream_id = ?)
-            SELECT position, type, t FROM stream ORDER BY version""", [stream_id or ""])
-        self._types = log.column("type").to_pylist()
+        log = self.store.arrow("SELECT version, position, type, epoch_ns(recorded_at) AS t FROM events "
+                               "WHERE stream_id = ?", [stream_id or ""])  # sorted below, if need be
+        versions = log.column("version").to_numpy()
+        if (np.diff(versions) < 0).any():  # in the log's order, which is the versions' order as a rule
+            log = log.take(np.argsort(versions, kind="stable"))
+        self._types = log.column("type")  # kept as Arrow: the lane turns 60 of them into Python strings
         self._checkpoints = StreamCheckpoints(self.store, stream_id or "", self.decider,
                                               positions=log.column("position").to_numpy())
         return log.column("t").to_numpy()
@@ -388,7 +389,7 @@ class StreamSlider(_Scrubber):
         lane = "".join(
             _chip(f"v{version}", color_of(type_), title=type_, faded=version > frame.step,
                   ring=version == frame.step)
-            for version, type_ in enumerate(self._types[first - 1: frame.step + 30], start=first))
+            for version, type_ in enumerate(self._types[first - 1: frame.step + 30].to_pylist(), start=first))
         state = _html_table(self.state_table, marked=self.state_table["field"].isin(frame.diff["field"]))
         return (f"<div style='margin:4px 0'>{lane}</div>"
                 f"<div style='display:flex;gap:28px;flex-wrap:wrap'>"
