@@ -281,22 +281,25 @@ class TimeSlider(_Scrubber):
             self._long[key] = StreamCheckpoints(self.store, event.stream_id, decider, positions=positions)
         return self._long[key].state_at(event.version - 1)
 
-    def _recent(self, position: int, window: int = 5000) -> pd.DataFrame:
-        """The streams changed last up to ``position`` (within ``window`` events), newest first, with their
-        ``by`` value and total. Read by position, a short stretch of the log first."""
-        span, shown = 64, {}
-        while True:  # each stream's newest event, newest first (the prefix checked here: cheaper than in SQL)
-            first = max(1, position - span)
+    recent_span = 64     # a move reads the events this far back, to find the streams changed last ...
+    recent_window = 5000  # ... and further back, up to this far, until it has found ``recent`` of them
+
+    def _recent(self, position: int) -> pd.DataFrame:
+        """The streams changed last up to ``position``, newest first, with their ``by`` value and total: from
+        the last ``recent_span`` events, read by position, and further back if need be."""
+        span, shown = self.recent_span, {}
+        while True:
             shown = {}
-            for row in self.store.rows("SELECT position, stream_id, version, type FROM events WHERE "
-                                       "position BETWEEN ? AND ? ORDER BY position DESC", [first, position]):
-                if row[1].startswith(self._prefix):
+            for row in sorted(self.store.rows(  # sorted here: cheaper than ORDER BY for a few rows
+                    "SELECT position, stream_id, version, type FROM events WHERE position BETWEEN ? AND ?",
+                    [max(1, position - span), position]), reverse=True):
+                if row[1].startswith(self._prefix):  # each stream's newest event, newest first
                     shown.setdefault(row[1], row)
                     if len(shown) == self.recent_rows:
                         break
-            if len(shown) == self.recent_rows or first == 1 or span >= window:
+            if len(shown) == self.recent_rows or position - span <= 1 or span >= self.recent_window:
                 break
-            span = min(window, span * 8)
+            span = min(self.recent_window, span * 8)
         rows = list(shown.values())
         where = np.array([row[0] for row in rows], dtype=np.int64)
         codes = self._value_of[where]
@@ -478,32 +481,39 @@ class EventExplorer(widgets.VBox):
         types = list(self.types.value)
         prefix = self.stream.value.strip()
         few, count = self._streams_matching(prefix)
-        everything = (not types and (first, last) == (self.days.options[0][1], self.days.options[-1][1])
-                      and self._head == self._days_head)  # the days offered still span the whole log
-        where = ("(len(?::VARCHAR[]) = 0 OR type IN (SELECT unnest(?::VARCHAR[]))) "
-                 "AND recorded_at >= ? AND recorded_at < ? + INTERVAL 1 DAY")
-        filters = [types, types, first, last]
+        all_days = ((first, last) == (self.days.options[0][1], self.days.options[-1][1])
+                    and self._head == self._days_head)  # the days offered still span the whole log
+        everything = all_days and not types
+        conditions, filters = ["true"], []  # only the filters set: an unused one still costs a scan's time
+        if types:
+            conditions.append("type IN (SELECT unnest(?::VARCHAR[]))")
+            filters.append(types)
+        if not all_days:
+            conditions.append("recorded_at >= ? AND recorded_at < ? + INTERVAL 1 DAY")
+            filters += [first, last]
+        where = " AND ".join(conditions)
         columns = "position, stream_id, version, type, recorded_at, data"
         if few and count <= self.short:  # a few short streams: by their index, then filtered
-            frame = self.store.frame(f"""
+            rows = self.store.rows(f"""
                 WITH found AS MATERIALIZED (
                     SELECT {columns} FROM events WHERE stream_id IN ({', '.join('?' * len(few))}))
                 SELECT *, count(*) OVER () AS total FROM found WHERE {where} ORDER BY position LIMIT ?""",
                 [*few, *filters, self.limit])
-            self.total = int(frame["total"].iloc[0]) if len(frame) else 0
-            frame = frame.drop(columns="total")
+            self.total = rows[0][-1] if rows else 0
         else:  # the first rows by a scan of the log; the count from the index when nothing else filters
-            frame = self.store.frame(f"SELECT {columns} FROM events WHERE starts_with(stream_id, ?) "
-                                     f"AND {where} ORDER BY position LIMIT ?", [prefix, *filters, self.limit])
+            rows = self.store.rows(f"SELECT {columns} FROM events WHERE starts_with(stream_id, ?) "
+                                   f"AND {where} ORDER BY position LIMIT ?", [prefix, *filters, self.limit])
             self.total = count if everything else self.store.rows(
                 f"SELECT count(*) FROM events WHERE starts_with(stream_id, ?) AND {where}", [prefix, *filters]
             )[0][0]
+        frame = pd.DataFrame([row[:6] for row in rows], columns=EXPLORED)
+        frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
         self.events = frame
         shown = f"the first {len(frame)} of " if self.total > len(frame) else ""
         self.table.value = (f"<p><b>{shown}{_events(self.total)}</b></p>"
-                            + _html_table(self.events.drop(columns="data"), chips={"type": color_of}))
-        options = [(f"{r.position} · {r.type} · {r.stream_id}", int(r.position))
-                   for r in self.events.itertuples()]
+                            + _html_table(frame[list(EXPLORED[:-1])], chips={"type": color_of}))
+        options = [(f"{position} · {type_} · {stream_id}", position)
+                   for position, stream_id, _, type_, *_ in rows]
         self.pick.options = options  # the observer shows the JSON of the first one
         self.pick.value = options[0][1] if options else None
 
@@ -519,6 +529,10 @@ class EventExplorer(widgets.VBox):
                                 "schema_version": e.schema_version, "event_id": str(e.event_id),
                                 "data": e.data, "metadata": e.metadata}, indent=2, ensure_ascii=False)
         self.detail.value = f"<pre style='font-size:12px'>{html.escape(self.json)}</pre>"
+
+
+EXPLORED = ("position", "stream_id", "version", "type", "recorded_at", "data")
+"""The columns of :attr:`EventExplorer.events`."""
 
 
 def _stream_hint(store: EventStore) -> str:
