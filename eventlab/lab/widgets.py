@@ -621,25 +621,27 @@ def _at_positions(head: int, positions: Any, values: Any, fill: Any) -> np.ndarr
 def _running_counts(head: int, levels: int, steps: Steps) -> np.ndarray:
     """How many streams have each level after each position 0..head: each event moves its stream from the
     level before it (-1) to the one after it (+1), and the counts are the running sum of those moves."""
-    def moves(codes: np.ndarray, sign: int) -> np.ndarray:
-        kept = codes >= 0
-        return sign * np.bincount(steps.position[kept] * levels + codes[kept], minlength=(head + 1) * levels)
     if not levels:
         return np.zeros((head + 1, 0), dtype=np.int32)
-    return np.cumsum((moves(steps.after, 1) + moves(steps.before, -1)).reshape(head + 1, levels),
-                     axis=0).astype(np.int32)
+    changed = steps.after != steps.before  # (most events leave their stream's level as it was)
+    position, after, before = steps.position[changed], steps.after[changed], steps.before[changed]
+
+    def moves(codes: np.ndarray) -> np.ndarray:
+        kept = codes >= 0
+        return np.bincount(position[kept] * levels + codes[kept], minlength=(head + 1) * levels)
+    return np.cumsum((moves(after) - moves(before)).reshape(head + 1, levels), axis=0, dtype=np.int32)
 
 
 def _long_streams(store: EventStore) -> dict[str, np.ndarray]:
     """The streams with more than ``checkpoints.EVERY`` events, each with its events' global positions in
-    version order (one query: the streams that reached version EVERY + 1, then their positions)."""
+    version order (the streams that reached version EVERY + 1, then their positions: one query)."""
     table = store.arrow("""
-        SELECT stream_id, list(position ORDER BY version) AS positions FROM events
+        SELECT stream_id, list(position) AS positions FROM events
         WHERE stream_id IN (SELECT stream_id FROM events WHERE version = ?) GROUP BY stream_id""",
         [checkpoints.EVERY + 1])
     lists = table.column("positions").combine_chunks()
     flat, offsets = lists.flatten().to_numpy(), lists.offsets.to_numpy()
-    return {stream_id: flat[offsets[k]:offsets[k + 1]]
+    return {stream_id: np.sort(flat[offsets[k]:offsets[k + 1]])  # a stream's versions follow its positions
             for k, stream_id in enumerate(table.column("stream_id").to_pylist())}
 
 
