@@ -14,11 +14,14 @@ tests drive them. In a static render (nbconvert, GitHub) a widget shows a still
 of its current frame instead, with a note that it is interactive in JupyterLab.
 
 Why it stays fast on a million events: replaying the log for every frame would
-cost seconds. The slider instead computes, once, each stream's summed-up fields
-after every event (the shop: an order's status and amount paid;
-:func:`eventlab.viz.changes`, vectorized in DuckDB when the summary allows it),
-turns them into running counts indexed by position, and then each frame is a
-lookup plus one short read of the stream the event belongs to.
+cost seconds. The slider instead computes, once, the summed-up field of each
+event's stream after it (the shop: an order's status and amount paid;
+:func:`eventlab.viz.summary_steps`, one DuckDB window that returns numbers, not
+a string per event), turns them into running counts indexed by position, and
+then each frame is a lookup, a read of the few events before it (the streams
+changed last) and the state of the event's stream before it: a short stream
+read whole by its index, a long one from a checkpoint plus at most
+``checkpoints.EVERY`` events.
 """
 
 from __future__ import annotations
@@ -272,6 +275,8 @@ class TimeSlider(_Scrubber):
     def _state_before(self, event: RecordedEvent, decider: Decider) -> Any:
         """The state of ``event``'s stream before it: a long stream's from its checkpoints (a move into
         it replays at most ``checkpoints.EVERY`` events), a short stream's by reading it by its index."""
+        if event.version == 1:  # the stream's first event: nothing before it to read
+            return decider.initial_state
         positions = self._positions.get(event.stream_id)
         if positions is None:
             return replaying.stream_state(self.store, event.stream_id, decider, where="version < ?",
