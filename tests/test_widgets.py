@@ -481,7 +481,8 @@ def test_the_explorer_finds_what_a_scan_of_the_log_finds(long_streams, short):
         explorer.stream.value = prefix
         first, end = explorer.days.value
         total, positions = scanned(long_streams, prefix, types, first, end, explorer.limit)
-        assert (explorer.total, explorer.events["position"].tolist()) == (total, positions), (prefix, types, days)
+        shown = (explorer.total, explorer.events["position"].tolist())
+        assert shown == (total, positions), (prefix, types, days)
         assert explorer.selected == (long_streams.event_at(positions[0]) if positions else None)
 
 
