@@ -352,7 +352,9 @@ class StreamSlider(_Scrubber):
                  max_options: int = 500):
         self.store = store
         self.decider = decider
-        options = store.streams(f"{decider.category}-" if decider.category else None)[:max_options]
+        options = [stream for (stream,) in store.rows(  # the first ids only: all of them cost ~0.5 s at 1 M
+            "SELECT DISTINCT stream_id FROM events WHERE starts_with(stream_id, ?) ORDER BY 1 LIMIT ?",
+            [f"{decider.category}-" if decider.category else "", max_options])]
         if stream_id is not None and stream_id not in options:
             options.insert(0, stream_id)
         self.picker = widgets.Dropdown(options=options, value=stream_id or (options[0] if options else None),
