@@ -428,6 +428,7 @@ def _explore(store: EventStore, moves: int) -> tuple[dict, dict, int]:
         widget = TimeSlider(store, decider, others=[orders.stock_decider])
     timings = time_scrubbing(widget, _changing(points)).tolist()[3:]
     figures = moved("time slider", timings, build.seconds)
+    figures |= _played("time slider", widget, rng, moves)
     shown = {status: int(n) for status, n in widget.state_table["orders"].items()}
     last = widget.slider.value
     del widget
@@ -438,6 +439,7 @@ def _explore(store: EventStore, moves: int) -> tuple[dict, dict, int]:
         stream = StreamSlider(store, longest, decider=owner)
     versions = _changing([rng.randint(1, length) for _ in range(moves + 3)])
     figures |= moved("stream slider", time_scrubbing(stream, versions).tolist()[3:], build.seconds)
+    figures |= _played("stream slider", stream, rng, moves)
     figures["stream slider events"] = length
     del stream
     with Timer() as build:
@@ -463,6 +465,19 @@ def _explore(store: EventStore, moves: int) -> tuple[dict, dict, int]:
     return figures, shown, last
 
 
+def _played(name: str, widget, rng: random.Random, steps: int) -> dict:
+    """The Play button from a random point: the slider goes ``play.step`` further every ``play.interval``
+    ms; each step must be shown within that interval to keep up. The kernel's side of each step, timed."""
+    from eventlab.widgets import time_scrubbing
+
+    step, last = widget.play.step, widget.slider.max
+    start = rng.randint(0, max(0, last - step * steps))
+    timings = time_scrubbing(widget, range(start + step, min(last, start + step * steps) + 1, step)).tolist()
+    return {f"{name} play p50 ms": percentile(timings, 50), f"{name} play p95 ms": percentile(timings, 95),
+            f"{name} play max ms": max(timings), f"{name} play interval ms": widget.play.interval,
+            f"{name} play step": step}
+
+
 def _changing(points: list[int]) -> list[int]:
     """``points`` without a point equal to the one before it (an unchanged value shows nothing)."""
     return [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
@@ -471,9 +486,12 @@ def _changing(points: list[int]) -> list[int]:
 @PHASES.add("stream_slider")
 def stream_slider(ctx: Context) -> dict:
     """A StreamSlider over one stream of ``size.stream_events`` stock events (imported in bulk, untimed):
-    built (timed), then moved to ``size.moves`` random versions; the last frame checked against a replay."""
+    built (timed) without snapshots, then with a snapshot every ``checkpoints.EVERY`` versions (taken
+    untimed, as ``eventlab demo`` does), moved to ``size.moves`` random versions (the last frame checked
+    against a replay) and played."""
     import pandas as pd
 
+    from eventlab.checkpoints import EVERY
     from eventlab.widgets import StreamSlider, time_scrubbing
 
     count, rng = ctx.size.stream_events, random.Random(workload.SEED)
@@ -489,6 +507,11 @@ def stream_slider(ctx: Context) -> dict:
     with EventStore(ctx.path("stream.duckdb")) as store:
         store.import_events(frame)
     del frame, rows
+    # no snapshots: its checkpoints come from one replay of the stream
+    with EventStore(ctx.path("stream.duckdb"), read_only=True) as store, Timer() as bare:
+        StreamSlider(store, "stock-one", decider=orders.stock_decider)
+    with EventStore(ctx.path("stream.duckdb")) as store:  # what `eventlab demo` does for its stock streams
+        snapshots.take_every(store, orders.stock_decider, EVERY)
     with EventStore(ctx.path("stream.duckdb"), read_only=True) as store:
         with Timer() as build:
             widget = StreamSlider(store, "stock-one", decider=orders.stock_decider)
@@ -496,8 +519,11 @@ def stream_slider(ctx: Context) -> dict:
         timings = time_scrubbing(widget, versions).tolist()[3:]
         right = replay(store.read("stock-one", to_version=versions[-1]), orders.stock_decider)
         assert widget.current.after == right, (widget.current.after, right)
+        played = _played("stream slider", widget, rng, ctx.size.moves)
     return {"figures": {"p50 ms": percentile(timings, 50), "p95 ms": percentile(timings, 95),
-                        "max ms": max(timings), "build s": build.seconds},
+                        "max ms": max(timings), "build s": build.seconds,
+                        "build s no snapshots": bare.seconds,
+                        **{key.removeprefix("stream slider "): value for key, value in played.items()}},
             "check": {"events": count, "moves": len(timings)}}
 
 

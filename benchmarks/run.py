@@ -55,6 +55,13 @@ def _at_most(key: str, limit: float, unit: str) -> Target:
     return Target(f"<= {limit:g} {unit}", lambda el, pe: el[key] <= limit)
 
 
+def _keeps_up(widget: str) -> Target:
+    """Playing keeps up: each step shown (p95) within the Play widget's interval."""
+    prefix = f"{widget} " if widget else ""
+    return Target("<= the Play interval",
+                  lambda el, pe: el[f"{prefix}play p95 ms"] <= el[f"{prefix}play interval ms"])
+
+
 def _ratio_at_least(key: str, peer_key: str, times: float) -> Target:
     return Target(f">= {times:g}x the peer", lambda el, pe: el[key] >= times * pe[peer_key])
 
@@ -142,12 +149,16 @@ ROWS = [
         Row(phase, "ms per move, max: TimeSlider", "time slider max ms", None, True),
         Row(phase, "seconds to build the TimeSlider", "time slider build s", None, True,
             _at_most("time slider build s", 1, "s")),
+        Row(phase, "ms per step, p95: TimeSlider played (Play: play.step positions every play.interval ms)",
+            "time slider play p95 ms", None, True, _keeps_up("time slider")),
         Row(phase, "ms per move, p50: StreamSlider over the longest stream, random version",
             "stream slider p50 ms", None, True),
         Row(phase, "ms per move, p95: StreamSlider", "stream slider p95 ms", None, True,
             _at_most("stream slider p95 ms", 50, "ms")),
         Row(phase, "ms per move, max: StreamSlider", "stream slider max ms", None, True),
         Row(phase, "events of that longest stream", "stream slider events", None),
+        Row(phase, "ms per step, p95: StreamSlider played", "stream slider play p95 ms", None, True,
+            _keeps_up("stream slider")),
         Row(phase, "seconds to build the StreamSlider (index and checkpoints of that stream)",
             "stream slider build s", None, True,
             _at_most("stream slider build s", 1, "s")),
@@ -171,7 +182,11 @@ ROWS = [
     Row("stream_slider", "ms per move, p95: StreamSlider over one stream", "p95 ms", None, True,
         _at_most("p95 ms", 50, "ms")),
     Row("stream_slider", "ms per move, max", "max ms", None, True),
-    Row("stream_slider", "seconds to build it (the stream's index and checkpoints)", "build s", None, True),
+    Row("stream_slider", "seconds to build it (the stream's index; checkpoints from its snapshots)",
+        "build s", None, True, _at_most("build s", 1, "s")),
+    Row("stream_slider", "seconds to build it without snapshots (checkpoints from one replay)",
+        "build s no snapshots", None, True),
+    Row("stream_slider", "ms per step, p95: played", "play p95 ms", None, True, _keeps_up("")),
     Row("read_one_stream", "ms, median, 10 events: store.read vs app.events.get", "ms", "ms", True,
         Target("<= 0.5 ms", lambda el, pe: el["ms"] <= 0.5)),
     Row("read_one_stream", "ms, median: state_at of that order (peer: repository.get)", "state_at ms",

@@ -84,6 +84,24 @@ def test_changes_replayed_in_python_are_those_duckdb_computes_from_the_summary()
     assert list(python["status"].cat.categories) == ["New", "Placed", "Paid", "Shipped", "Cancelled"]
 
 
+@pytest.mark.parametrize("summed", ["sql", "python"])
+def test_summary_steps_are_the_changes_as_numbers(summed):
+    """The slider's index (codes and totals by DuckDB, or taken from changes()) says what changes() says."""
+    with sample.demo_store(n_orders=300) as store:
+        decider = orders.decider if summed == "sql" else replace(
+            orders.decider, summary=replace(orders.decider.summary, set_by={}, total_from={}))
+        frame = viz.changes(store, decider)
+        steps = viz.summary_steps(store, decider)
+    order = steps.position.argsort()
+    assert steps.levels == list(frame["status"].cat.categories)
+    assert steps.position[order].tolist() == frame["position"].tolist()
+    assert steps.after[order].tolist() == frame["status"].cat.codes.tolist()
+    assert steps.before[order].tolist() == frame["status_before"].cat.codes.tolist()
+    assert -1 in steps.before and steps.before.max() >= 0
+    assert steps.total[order].tolist() == pytest.approx(frame["paid"].tolist())
+    assert steps.total_before[order].tolist() == pytest.approx(frame["paid_before"].tolist())
+
+
 def test_status_counts_at_the_end_of_each_day_are_the_states_known_then(demo):
     counts = viz.counts_over_time(viz.changes(demo, orders.decider), orders.decider, "D")
     for day in counts.index[[0, len(counts) // 2, -1]]:

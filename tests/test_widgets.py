@@ -453,3 +453,56 @@ def test_checkpoints_give_the_state_at_every_version_from_snapshots_or_memory(lo
             assert state_at(long_streams, stream_id, orders.stock_decider, version=version) == right
     finally:
         snapshots.delete_all(long_streams)
+
+
+def scanned(store: EventStore, prefix: str, types: tuple, first: datetime, last: datetime, limit: int
+            ) -> tuple[int, list[int]]:
+    """What the explorer must show, by one plain scan of the log: how many events match, and the first."""
+    rows = store.rows("""
+        SELECT position FROM events WHERE starts_with(stream_id, ?) AND (len(?::VARCHAR[]) = 0 OR type IN
+            (SELECT unnest(?::VARCHAR[]))) AND recorded_at >= ? AND recorded_at < ? + INTERVAL 1 DAY
+        ORDER BY position""", [prefix, list(types), list(types), first, last])
+    return len(rows), [position for (position,) in rows[:limit]]
+
+
+@pytest.mark.parametrize("short", [EventExplorer.short, 0], ids=["by-index", "by-scan"])
+def test_the_explorer_finds_what_a_scan_of_the_log_finds(long_streams, short):
+    explorer = EventExplorer(long_streams, limit=15)
+    explorer.short = short  # 0: even one short stream is found by a scan of the log
+    rng = random.Random(6)
+    ids = long_streams.streams()
+    prefixes = ["", "order-", "stock-", "stock-espresso-beans", "order-0001", "order-00012", "no-such-",
+                *rng.sample(ids, 4)]
+    last = len(explorer.days.options) - 1
+    for prefix, types, days in itertools.product(
+            prefixes, [(), ("OrderPaid",), ("StockReserved", "OrderPlaced")], [(0, last), (3, 9)]):
+        with explorer.hold_trait_notifications():
+            explorer.types.value, explorer.days.index = types, days
+        explorer.stream.value = prefix
+        first, end = explorer.days.value
+        total, positions = scanned(long_streams, prefix, types, first, end, explorer.limit)
+        shown = (explorer.total, explorer.events["position"].tolist())
+        assert shown == (total, positions), (prefix, types, days)
+        assert explorer.selected == (long_streams.event_at(positions[0]) if positions else None)
+
+
+def test_the_explorer_counts_events_appended_after_it_was_built():
+    now = [datetime(2024, 1, 1, 9, tzinfo=timezone.utc)]
+    with EventStore(clock=lambda: now[0]) as store:
+        for n in range(12):
+            now[0] += timedelta(hours=5)
+            store.append(f"order-{n:03d}", [orders.OrderPlaced(f"{n:03d}", 1, ["a"])])
+        explorer = EventExplorer(store)
+        explorer.stream.value = "order-00"
+        assert explorer.total == 10
+        store.append("order-001", [orders.OrderPaid("001", 5)])  # the same moment: within the days shown
+        store.append("order-0011", [orders.OrderPlaced("0011", 1, ["b"])])
+        explorer.stream.value = ""
+        explorer.stream.value = "order-00"
+        assert explorer.total == 12
+        explorer.stream.value = "order-001"
+        assert explorer.events["position"].tolist() == [2, 13, 14]
+        now[0] += timedelta(days=3)  # after the last day the explorer offers: filtered out, and not counted
+        store.append("order-002", [orders.OrderPaid("002", 5)])
+        explorer.stream.value = "order-0"
+        assert explorer.total == 14 == store.count() - 1

@@ -90,7 +90,7 @@ class StreamCheckpoints(Generic[S]):
         stored = sorted(snapshots.versions(self.store, self.stream_id, self.decider))
         marks = [0, *(v for v in stored if v <= self.length), self.length]
         if max(b - a for a, b in zip(marks, marks[1:], strict=False)) <= self.every:
-            self._stored = set(stored) & set(range(1, self.length + 1))
+            self._stored = {version for version in stored if 1 <= version <= self.length}
             return
         self._states.update(replaying.states_every(self.store, self.stream_id, self.decider, self.every,
                                                    self.positions))

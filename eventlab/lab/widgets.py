@@ -14,15 +14,19 @@ tests drive them. In a static render (nbconvert, GitHub) a widget shows a still
 of its current frame instead, with a note that it is interactive in JupyterLab.
 
 Why it stays fast on a million events: replaying the log for every frame would
-cost seconds. The slider instead computes, once, each stream's summed-up fields
-after every event (the shop: an order's status and amount paid;
-:func:`eventlab.viz.changes`, vectorized in DuckDB when the summary allows it),
-turns them into running counts indexed by position, and then each frame is a
-lookup plus one short read of the stream the event belongs to.
+cost seconds. The slider instead computes, once, the summed-up field of each
+event's stream after it (the shop: an order's status and amount paid;
+:func:`eventlab.viz.summary_steps`, one DuckDB window that returns numbers, not
+a string per event), turns them into running counts indexed by position, and
+then each frame is a lookup, a read of the few events before it (the streams
+changed last) and the state of the event's stream before it: a short stream
+read whole by its index, a long one from a checkpoint plus at most
+``checkpoints.EVERY`` events.
 """
 
 from __future__ import annotations
 
+import bisect
 import html
 import json
 import re
@@ -36,19 +40,21 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
+from eventlab.application import checkpoints, replaying
 from eventlab.application.checkpoints import StreamCheckpoints
 from eventlab.application.timetravel import state_row
 from eventlab.core.decider import Decider, replay
 from eventlab.core.events import RecordedEvent
 from eventlab.errors import UsageError
 from eventlab.lab.viz import (
+    Steps,
     capitalized,
-    changes,
     color_of,
     in_palette_order,
     level_colors,
     stream_names,
     summary_of,
+    summary_steps,
     total_label,
 )
 from eventlab.storage.store import EventStore
@@ -226,37 +232,30 @@ class TimeSlider(_Scrubber):
         self.recent_rows = recent
         self._many = stream_names(decider)[1]
         by, total = self.summary.by, self.summary.total
-        # every array below is indexed by global position (index 0: before the first event)
-        log = store.sql("SELECT stream_id, version, type, epoch_ns(recorded_at) AS t FROM events "
-                        "ORDER BY position").fetchnumpy()
-        stream_of, self._stream_ids = pd.factorize(log["stream_id"])
-        type_of, self._types = pd.factorize(log["type"])
-        self._stream_of, self._type_of = np.append(-1, stream_of), np.append(-1, type_of)
-        self._version_of = np.append(0, log["version"])
-        frame = changes(store, decider, by=by)
-        head = len(log["t"])
-        positions = frame["position"].to_numpy()
-        self._levels = list(frame[by].cat.categories)
+        self._prefix = f"{decider.category}-" if decider.category else ""
+        # every array below is indexed by global position (index 0: before the first event); numbers only
+        times = store.arrow("SELECT epoch_ns(recorded_at) AS t FROM events ORDER BY position").column("t")
+        head = len(times)
+        steps = summary_steps(store, decider, by=by)
+        self._levels = steps.levels
         self._colors = level_colors(decider, self._levels, by=by)
-        # per position: is it an event of the decider's streams, and that stream's value of `by` (its code
-        # in self._levels; -1: none) and its total right after it
-        self._ours = _at_positions(head, positions, np.ones(len(frame), dtype=bool), False)
-        self._value_of = _at_positions(head, positions, frame[by].cat.codes, -1)
-        self._stream_total = _at_positions(head, positions, frame[total], 0.0) if total else None
+        # per position: the value of `by` of the event's stream right after it (its code in self._levels;
+        # -1: none) and its total
+        self._value_of = _at_positions(head, steps.position, steps.after, -1)
+        self._stream_total = _at_positions(head, steps.position, steps.total, 0.0) if total else None
         # running counts: how many streams have each value, and the total, after each position
-        moves = np.zeros((head + 1, len(self._levels)), dtype=np.int32)
-        now, left = frame[by].cat.codes.to_numpy(), frame[f"{by}_before"].cat.codes.to_numpy()
-        np.add.at(moves, (positions[now >= 0], now[now >= 0]), 1)
-        np.add.at(moves, (positions[left >= 0], left[left >= 0]), -1)
-        self._counts = np.cumsum(moves, axis=0)
+        self._counts = _running_counts(head, len(self._levels), steps)
         if total:
-            added = frame[total] - frame[f"{total}_before"]
-            self._totals = np.cumsum(_at_positions(head, positions, added, 0.0))
-        self._long: dict[tuple[int, str], StreamCheckpoints] = {}
+            added = steps.total - steps.total_before
+            self._totals = np.cumsum(_at_positions(head, steps.position, added, 0.0))
+        # the streams longer than the checkpoints' spacing, with their events' positions in version order:
+        # a move into one starts from a checkpoint (short streams are read whole by their index)
+        self._positions = _long_streams(store)
+        self._long: dict[tuple[str, str], StreamCheckpoints] = {}
         self.state_table = pd.DataFrame()
         self.recent = pd.DataFrame()
         self.total: float | None = None  # the summary's total known at the current frame (None: it has none)
-        super().__init__(log["t"])
+        super().__init__(times.to_numpy())
 
     def _frame(self, step: int, moment: datetime | None) -> Frame:
         counts = pd.Series(self._counts[step], index=self._levels, name=self._many)
@@ -265,40 +264,54 @@ class TimeSlider(_Scrubber):
         self.recent = self._recent(step)
         if step == 0:
             return Frame(0, 0, moment, None, None, None, state_diff(None, None))
-        stream = self._stream_of[step]
-        stream_id = self._stream_ids[stream]
-        decider = next((d for p, d in self.deciders.items() if stream_id.startswith(p)), None)
         event = self.store.event_at(step)
+        decider = next((d for p, d in self.deciders.items() if event.stream_id.startswith(p)), None)
         if decider is None:
             return Frame(step, step, moment, event, None, None, state_diff(None, None))
-        before = self._checkpoints(stream, decider).state_at(event.version - 1)
+        before = self._state_before(event, decider)
         after = replay([event], decider, before)
         return Frame(step, step, moment, event, before, after, state_diff(before, after))
 
-    def _checkpoints(self, stream: int, decider: Decider) -> StreamCheckpoints:
-        """Checkpoints of one stream (by its code), kept for long streams: a move into a long stream
-        replays at most ``checkpoints.EVERY`` events (the first move into it may replay it once)."""
-        key = (stream, decider.name)
-        if key in self._long:
-            return self._long[key]
-        positions = np.flatnonzero(self._stream_of == stream)
-        found = StreamCheckpoints(self.store, self._stream_ids[stream], decider, positions=positions)
-        if found.length > found.every:
-            self._long[key] = found
-        return found
+    def _state_before(self, event: RecordedEvent, decider: Decider) -> Any:
+        """The state of ``event``'s stream before it: a long stream's from its checkpoints (a move into
+        it replays at most ``checkpoints.EVERY`` events), a short stream's by reading it by its index."""
+        if event.version == 1:  # the stream's first event: nothing before it to read
+            return decider.initial_state
+        positions = self._positions.get(event.stream_id)
+        if positions is None:
+            return replaying.stream_state(self.store, event.stream_id, decider, where="version < ?",
+                                          params=[event.version])
+        key = (event.stream_id, decider.name or "")
+        if key not in self._long:
+            self._long[key] = StreamCheckpoints(self.store, event.stream_id, decider, positions=positions)
+        return self._long[key].state_at(event.version - 1)
 
-    def _recent(self, position: int, window: int = 5000) -> pd.DataFrame:
-        """The streams changed last up to ``position``, newest first, with their ``by`` value and total."""
-        first = max(1, position - window)
-        where = np.arange(position, first - 1, -1)
-        where = where[self._ours[where]]  # the decider's events, newest first
-        _, newest = np.unique(self._stream_of[where], return_index=True)  # each stream's newest event
-        where = where[np.sort(newest)[: self.recent_rows]]
+    recent_span = 64     # a move reads the events this far back, to find the streams changed last ...
+    recent_window = 5000  # ... and further back, up to this far, until it has found ``recent`` of them
+
+    def _recent(self, position: int) -> pd.DataFrame:
+        """The streams changed last up to ``position``, newest first, with their ``by`` value and total: from
+        the last ``recent_span`` events, read by position, and further back if need be."""
+        span, shown = self.recent_span, {}
+        while True:
+            shown = {}
+            for row in sorted(self.store.rows(  # sorted here: cheaper than ORDER BY for a few rows
+                    "SELECT position, stream_id, version, type FROM events WHERE position BETWEEN ? AND ?",
+                    [max(1, position - span), position]), reverse=True):
+                if row[1].startswith(self._prefix):  # each stream's newest event, newest first
+                    shown.setdefault(row[1], row)
+                    if len(shown) == self.recent_rows:
+                        break
+            if len(shown) == self.recent_rows or position - span <= 1 or span >= self.recent_window:
+                break
+            span = min(self.recent_window, span * 8)
+        rows = list(shown.values())
+        where = np.array([row[0] for row in rows], dtype=np.int64)
         codes = self._value_of[where]
         values = np.array([*self._levels, None], dtype=object)[np.where(codes >= 0, codes, len(self._levels))]
         table = pd.DataFrame({
-            "stream_id": self._stream_ids[self._stream_of[where]], "version": self._version_of[where],
-            "last event": self._types[self._type_of[where]], "position": where, self.summary.by: values})
+            "stream_id": list(shown), "version": np.array([row[2] for row in rows], dtype=np.int64),
+            "last event": [row[3] for row in rows], "position": where, self.summary.by: values})
         if self._stream_total is not None:
             table[self.summary.total] = self._stream_total[where]
         return table
@@ -339,7 +352,9 @@ class StreamSlider(_Scrubber):
                  max_options: int = 500):
         self.store = store
         self.decider = decider
-        options = store.streams(f"{decider.category}-" if decider.category else None)[:max_options]
+        options = [stream for (stream,) in store.rows(  # the first ids only: all of them cost ~0.5 s at 1 M
+            "SELECT DISTINCT stream_id FROM events WHERE starts_with(stream_id, ?) ORDER BY 1 LIMIT ?",
+            [f"{decider.category}-" if decider.category else "", max_options])]
         if stream_id is not None and stream_id not in options:
             options.insert(0, stream_id)
         self.picker = widgets.Dropdown(options=options, value=stream_id or (options[0] if options else None),
@@ -350,11 +365,12 @@ class StreamSlider(_Scrubber):
 
     def _load(self, stream_id: str | None) -> np.ndarray:
         """Index the stream: each version's position and type, checkpoints; returns its recorded times."""
-        log = self.store.arrow("""
-            WITH stream AS MATERIALIZED (
-                SELECT version, position, type, epoch_ns(recorded_at) AS t FROM events WHERE stream_id = ?)
-            SELECT position, type, t FROM stream ORDER BY version""", [stream_id or ""])
-        self._types = log.column("type").to_pylist()
+        log = self.store.arrow("SELECT version, position, type, epoch_ns(recorded_at) AS t FROM events "
+                               "WHERE stream_id = ?", [stream_id or ""])  # sorted below, if need be
+        versions = log.column("version").to_numpy()
+        if (np.diff(versions) < 0).any():  # in the log's order, which is the versions' order as a rule
+            log = log.take(np.argsort(versions, kind="stable"))
+        self._types = log.column("type")  # kept as Arrow: the lane turns 60 of them into Python strings
         self._checkpoints = StreamCheckpoints(self.store, stream_id or "", self.decider,
                                               positions=log.column("position").to_numpy())
         return log.column("t").to_numpy()
@@ -383,7 +399,7 @@ class StreamSlider(_Scrubber):
         lane = "".join(
             _chip(f"v{version}", color_of(type_), title=type_, faded=version > frame.step,
                   ring=version == frame.step)
-            for version, type_ in enumerate(self._types[first - 1: frame.step + 30], start=first))
+            for version, type_ in enumerate(self._types[first - 1: frame.step + 30].to_pylist(), start=first))
         state = _html_table(self.state_table, marked=self.state_table["field"].isin(frame.diff["field"]))
         return (f"<div style='margin:4px 0'>{lane}</div>"
                 f"<div style='display:flex;gap:28px;flex-wrap:wrap'>"
@@ -396,15 +412,26 @@ class EventExplorer(widgets.VBox):
 
     ``events`` holds the rows shown (at most ``limit``), ``total`` how many
     match, ``selected`` the event whose JSON is shown (``json``).
+
+    Why a search stays fast on a million events: the explorer keeps every
+    stream's id and event count (one query when it is built, again when the log
+    has grown), so it knows how many events a stream box matches without
+    counting them, and reads a few short streams by their index instead of
+    scanning the log.
     """
+
+    short = 5_000  # a stream box matching at most this many events (of up to 20 streams) reads them by index
 
     def __init__(self, store: EventStore, *, limit: int = 50):
         self.store = store
         self.limit = limit
-        days = store.sql("SELECT DISTINCT date_trunc('day', recorded_at) AS day FROM events ORDER BY day"
-                         ).fetchnumpy()["day"]
-        day_options = [(pd.Timestamp(d).strftime("%Y-%m-%d"), pd.Timestamp(d, tz="UTC")) for d in days] or [
-            ("no events", pd.Timestamp(0, tz="UTC"))]
+        days = store.arrow(  # the store's sessions are in UTC: a day is a whole number of 86,400 s
+            "SELECT DISTINCT floor(epoch(recorded_at) / 86400)::BIGINT AS day FROM events ORDER BY day"
+        ).column("day").to_pylist()
+        starts = [pd.Timestamp(day * 86_400, unit="s", tz="UTC") for day in days]
+        day_options = [(f"{t:%Y-%m-%d}", t) for t in starts] or [("no events", pd.Timestamp(0, tz="UTC"))]
+        self._index_streams()
+        self._days_head = self._head
         self.stream = widgets.Text(placeholder=_stream_hint(store), description="stream",
                                    continuous_update=False)
         self.types = widgets.SelectMultiple(options=in_palette_order(store.counts_df()["type"].tolist()),
@@ -437,30 +464,68 @@ class EventExplorer(widgets.VBox):
         bundle["text/plain"] = f"EventExplorer: {_events(self.total)} {verb}"
         return bundle
 
+    def _index_streams(self) -> None:
+        """Every stream's id, sorted, and the running count of their events, as of the log's head now."""
+        self._head = self.store.head_position
+        table = self.store.arrow(
+            "SELECT stream_id, count(*) AS n FROM events GROUP BY stream_id ORDER BY stream_id")
+        self._stream_ids: list[str] = table.column("stream_id").to_pylist()
+        self._counted = np.concatenate([[0], np.cumsum(table.column("n").to_numpy())])
+
+    def _streams_matching(self, prefix: str) -> tuple[list[str], int]:
+        """The streams whose id starts with ``prefix``, and how many events they hold in all."""
+        if self.store.head_position != self._head:  # the log grew since the index was made
+            self._index_streams()
+        ids = self._stream_ids
+        low = bisect.bisect_left(ids, prefix)
+        high = bisect.bisect_left(ids, prefix + "\U0010ffff", low)
+        while high < len(ids) and ids[high].startswith(prefix):  # ids holding that last code point itself
+            high += 1
+        return ids[low:high] if high - low <= 20 else [], int(self._counted[high] - self._counted[low])
+
     def _search(self) -> None:
         first, last = self.days.value
         types = list(self.types.value)
-        frame = self.store.sql("""
-            SELECT position, stream_id, version, type, recorded_at, data, count(*) OVER () AS total
-            FROM events
-            WHERE starts_with(stream_id, ?)
-              AND (len(?::VARCHAR[]) = 0 OR type IN (SELECT unnest(?::VARCHAR[])))
-              AND recorded_at >= ? AND recorded_at < ? + INTERVAL 1 DAY
-            ORDER BY position LIMIT ?""",
-            params=[self.stream.value.strip(), types, types, first, last, self.limit]).df()
-        self.total = int(frame["total"].iloc[0]) if len(frame) else 0
-        self.events = frame.drop(columns="total")
+        prefix = self.stream.value.strip()
+        few, count = self._streams_matching(prefix)
+        all_days = ((first, last) == (self.days.options[0][1], self.days.options[-1][1])
+                    and self._head == self._days_head)  # the days offered still span the whole log
+        everything = all_days and not types
+        conditions, filters = ["true"], []  # only the filters set: an unused one still costs a scan's time
+        if types:
+            conditions.append("type IN (SELECT unnest(?::VARCHAR[]))")
+            filters.append(types)
+        if not all_days:
+            conditions.append("recorded_at >= ? AND recorded_at < ? + INTERVAL 1 DAY")
+            filters += [first, last]
+        where = " AND ".join(conditions)
+        columns = "position, stream_id, version, type, recorded_at, data"
+        if few and count <= self.short:  # a few short streams: by their index, then filtered
+            rows = self.store.rows(f"""
+                WITH found AS MATERIALIZED (
+                    SELECT {columns} FROM events WHERE stream_id IN ({', '.join('?' * len(few))}))
+                SELECT *, count(*) OVER () AS total FROM found WHERE {where} ORDER BY position LIMIT ?""",
+                [*few, *filters, self.limit])
+            self.total = rows[0][-1] if rows else 0
+        else:  # the first rows by a scan of the log; the count from the index when nothing else filters
+            rows = self.store.rows(f"SELECT {columns} FROM events WHERE starts_with(stream_id, ?) "
+                                   f"AND {where} ORDER BY position LIMIT ?", [prefix, *filters, self.limit])
+            self.total = count if everything else self.store.rows(
+                f"SELECT count(*) FROM events WHERE starts_with(stream_id, ?) AND {where}", [prefix, *filters]
+            )[0][0]
+        frame = pd.DataFrame([row[:6] for row in rows], columns=EXPLORED)
+        frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
+        self.events = frame
         shown = f"the first {len(frame)} of " if self.total > len(frame) else ""
         self.table.value = (f"<p><b>{shown}{_events(self.total)}</b></p>"
-                            + _html_table(self.events.drop(columns="data"), chips={"type": color_of}))
-        options = [(f"{r.position} · {r.type} · {r.stream_id}", int(r.position))
-                   for r in self.events.itertuples()]
+                            + _html_table(frame[list(EXPLORED[:-1])], chips={"type": color_of}))
+        options = [(f"{position} · {type_} · {stream_id}", position)
+                   for position, stream_id, _, type_, *_ in rows]
         self.pick.options = options  # the observer shows the JSON of the first one
         self.pick.value = options[0][1] if options else None
 
     def _select(self) -> None:
-        found = self.store.read_all(self.pick.value, self.pick.value) if self.pick.value else []
-        self.selected = found[0] if found else None
+        self.selected = self.store.event_at(self.pick.value) if self.pick.value else None
         if self.selected is None:
             self.json, self.detail.value = "", ""
             return
@@ -471,6 +536,10 @@ class EventExplorer(widgets.VBox):
                                 "schema_version": e.schema_version, "event_id": str(e.event_id),
                                 "data": e.data, "metadata": e.metadata}, indent=2, ensure_ascii=False)
         self.detail.value = f"<pre style='font-size:12px'>{html.escape(self.json)}</pre>"
+
+
+EXPLORED = ("position", "stream_id", "version", "type", "recorded_at", "data")
+"""The columns of :attr:`EventExplorer.events`."""
 
 
 def _stream_hint(store: EventStore) -> str:
@@ -554,6 +623,33 @@ def _at_positions(head: int, positions: Any, values: Any, fill: Any) -> np.ndarr
     out = np.full(head + 1, fill, dtype=values.dtype if values.size else type(fill))
     out[np.asarray(positions)] = values
     return out
+
+
+def _running_counts(head: int, levels: int, steps: Steps) -> np.ndarray:
+    """How many streams have each level after each position 0..head: each event moves its stream from the
+    level before it (-1) to the one after it (+1), and the counts are the running sum of those moves."""
+    if not levels:
+        return np.zeros((head + 1, 0), dtype=np.int32)
+    changed = steps.after != steps.before  # (most events leave their stream's level as it was)
+    position, after, before = steps.position[changed], steps.after[changed], steps.before[changed]
+
+    def moves(codes: np.ndarray) -> np.ndarray:
+        kept = codes >= 0
+        return np.bincount(position[kept] * levels + codes[kept], minlength=(head + 1) * levels)
+    return np.cumsum((moves(after) - moves(before)).reshape(head + 1, levels), axis=0, dtype=np.int32)
+
+
+def _long_streams(store: EventStore) -> dict[str, np.ndarray]:
+    """The streams with more than ``checkpoints.EVERY`` events, each with its events' global positions in
+    version order (the streams that reached version EVERY + 1, then their positions: one query)."""
+    table = store.arrow("""
+        SELECT stream_id, list(position) AS positions FROM events
+        WHERE stream_id IN (SELECT stream_id FROM events WHERE version = ?) GROUP BY stream_id""",
+        [checkpoints.EVERY + 1])
+    lists = table.column("positions").combine_chunks()
+    flat, offsets = lists.flatten().to_numpy(), lists.offsets.to_numpy()
+    return {stream_id: np.sort(flat[offsets[k]:offsets[k + 1]])  # a stream's versions follow its positions
+            for k, stream_id in enumerate(table.column("stream_id").to_pylist())}
 
 
 def _utc(ns: int | np.integer) -> datetime:
