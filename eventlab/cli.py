@@ -31,7 +31,7 @@ from eventlab.core.decider import Decider
 from eventlab.errors import EventLabError, StoreLockedError
 from eventlab.examples import orders
 from eventlab.examples.queries import QUERIES, run_query
-from eventlab.storage import schema
+from eventlab.storage import dataset, schema
 from eventlab.storage.store import EventStore
 
 DEFAULT_DB = "shop.duckdb"
@@ -240,8 +240,9 @@ def cmd_export(args: argparse.Namespace) -> None:
         with _open(args.db) as store:
             before = dataset_size(target)
             path = store.export_parquet(target, partition_by=args.partition_by)
-            print(f"Wrote {store.count() - before:,} new events to the dataset {path} "
-                  f"({store.count():,} in all, partitioned by {args.partition_by})")
+            total = store.count()
+        print(f"Wrote {total - before:,} new events to the dataset {path} "
+              f"({total:,} in all, partitioned by {args.partition_by})")
         return
     if target.suffix.lower() != ".parquet":
         target.mkdir(parents=True, exist_ok=True)
@@ -252,7 +253,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def dataset_size(path: Path) -> int:
     """How many events the dataset at ``path`` holds (0 if there is none yet)."""
-    if not path.is_dir() or not any(path.iterdir()):
+    if not dataset.files_of(path):
         return 0
     with EventStore.open_dataset(path) as lake:
         return lake.count()
@@ -329,7 +330,7 @@ def cmd_info(args: argparse.Namespace) -> None:
         macros = [row[0] for row in store.rows(
             "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table_macro' "
             "AND NOT internal ORDER BY 1")]
-    files = sorted(args.db.rglob("*.parquet")) if args.db.is_dir() else [args.db]
+    files = dataset.files_of(args.db) if args.db.is_dir() else [args.db]
     kind = f"a Parquet dataset, {len(files):,} files, " if args.db.is_dir() else ""
     print(f"store:     {args.db} ({kind}{sum(f.stat().st_size for f in files) / 1e6:,.1f} MB)")
     print(f"events:    {events:,}")
