@@ -182,3 +182,36 @@ def test_snapshots_stored_by_earlier_versions_keep_reading(tmp_path):
         snapshots.take(store, "order-2", orders.decider)
         store.sql("CHECKPOINT")
         assert {kind for (kind,) in store.sql(STATE_STORAGE).fetchall()} == {"Uncompressed"}
+
+
+# --- the stored text says when it was checked for what orjson would read differently ---------------
+
+def _ledger():
+    """A raw decider whose state sums amounts exactly, beyond 64 bits if they are big."""
+    def evolve(state, event):
+        return {"total": state["total"] + event.data["amount"], "count": state["count"] + 1}
+    return eventlab.Decider({"total": 0, "count": 0}, evolve, None, name="ledger", category="ledger", raw=True)
+
+
+@pytest.mark.parametrize("amount", [7, 10**30, -(10**19) + 1])
+@pytest.mark.parametrize("taking", ["take", "take_every"])
+def test_a_state_with_integers_past_64_bits_reads_back_exact(amount, taking):
+    ledger, store = _ledger(), eventlab.EventStore(clock=minute_clock())
+    store.append("ledger-1", [eventlab.NewEvent("Paid", {"amount": amount}) for _ in range(4)])
+    if taking == "take":
+        snapshots.take(store, "ledger-1", ledger)
+    else:
+        assert snapshots.take_every(store, ledger, 4) == 1
+    ((text,),) = store.rows("SELECT state FROM snapshots")
+    assert text.endswith(snapshots.CHECKED) == (abs(amount) < 10**18)  # the big ones are searched again
+    restored = snapshots.latest(store, "ledger-1", ledger).state
+    assert restored == {"total": 4 * amount, "count": 4} and type(restored["total"]) is int
+    assert store.rows("SELECT state->>'count' FROM snapshots") == [("4",)]  # SQL reads it alike
+
+
+def test_a_snapshot_written_without_the_mark_is_searched_as_it_is_read():
+    ledger, store = _ledger(), eventlab.EventStore(clock=minute_clock())
+    store.append("ledger-1", [eventlab.NewEvent("Paid", {"amount": 1})])
+    snapshots.take(store, "ledger-1", ledger)
+    store.sql("UPDATE snapshots SET state = '{\"total\":123456789012345678901234567890,\"count\":1}'")
+    assert snapshots.latest(store, "ledger-1", ledger).state["total"] == 123456789012345678901234567890

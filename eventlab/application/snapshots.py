@@ -83,7 +83,7 @@ def take(store: EventStore, stream_id: str, decider: Decider, *, version: int | 
         con.execute(
             "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
             [stream_id, decider.name, decider.state_version, at_version, position, recorded_at,
-             to_json(state_to_dict(state), "snapshot state")])
+             state_text(state)])
     _has_table_by_store[store] = True
     _add_mark(store, stream_id, decider, (at_version, position, recorded_at))
     return Snapshot(stream_id, at_version, position, recorded_at, state)
@@ -110,7 +110,9 @@ def latest(store: EventStore, stream_id: str, decider: Decider, *, version: int 
                           "AND state_version = ? AND version = ?",
                           [stream_id, decider.name, decider.state_version, version_])
         if rows:
-            restored = state_from_dict(type(decider.initial_state), fastpaths.loads(rows[0][0].encode()))
+            text = rows[0][0]
+            data = fastpaths.loads(text.encode(), checked=text.endswith(CHECKED))
+            restored = state_from_dict(type(decider.initial_state), data)
             return Snapshot(stream_id, version_, position_, recorded_at, restored)
     return None  # deleted behind the store's back twice over: replay from the start
 
@@ -197,7 +199,7 @@ def take_every(store: EventStore, decider: Decider, n: int) -> int:
             columns["version"].append(version)
             columns["position"].append(int(positions[version - 1]))
             columns["recorded_at"].append(marks.column("recorded_at")[version - 1].as_py())
-            columns["state"].append(to_json(state_to_dict(state), "snapshot state"))
+            columns["state"].append(state_text(state))
     taken = pa.table(columns)
     if not taken.num_rows:
         return 0
@@ -243,6 +245,19 @@ def delete_all(store: EventStore, decider: Decider | None = None) -> int:
         con.execute(f"DELETE FROM snapshots {where}", params)
     _forget_marks(store)
     return int(count)
+
+
+CHECKED = "\n"
+"""Ends a snapshot's state text that was found, as it was written, to hold no run of digits that
+orjson reads differently from ``json``; reading it back then skips that search (about a tenth of
+reading a 100,000-item state). JSON ignores the newline: SQL sees the same value. Text without it
+(a snapshot written before, or holding such a run) is searched as it is read."""
+
+
+def state_text(state: Any) -> str:
+    """A state as the JSON text a snapshot stores, ending in ``CHECKED`` where that holds."""
+    text = to_json(state_to_dict(state), "snapshot state")
+    return text + CHECKED if fastpaths.orjson_reads_exactly(text.encode()) else text
 
 
 def state_to_dict(state: Any) -> Any:
