@@ -20,7 +20,7 @@ import pandas as pd
 
 import eventlab
 from benchmarks import workload
-from benchmarks.harness import Context, Registry, Timer, median, percentile, progress
+from benchmarks.harness import Context, Registry, Timer, apart, median, percentile, progress
 from eventlab import EventStore, handle, replay, snapshots
 from eventlab.events import decode
 from eventlab.examples import orders, read_models
@@ -397,18 +397,24 @@ def slider(ctx: Context) -> dict:
 @PHASES.add("demo")
 def demo(ctx: Context) -> dict:
     """The same widgets and ``state_at`` over the store ``eventlab demo --orders size.demo_orders`` builds
-    (long stock streams, removals, cancellations, late events; built untimed, with its snapshots)."""
-    from eventlab.checkpoints import EVERY
-    from eventlab.sample import demo_store
-
+    (long stock streams, removals, cancellations, late events; built untimed, with its snapshots, in a
+    process of its own)."""
     path = ctx.path("demo.duckdb")
-    demo_store(path, ctx.size.demo_orders, snapshot_every=EVERY).close()
+    apart(build_demo, path, ctx.size.demo_orders)
     with EventStore(path, read_only=True) as store:
         figures, shown, last = _explore(store, ctx.size.moves)
         expected = states_at(store, decider, position=last, method="sql")["status"].value_counts()
         longest = store.rows("SELECT max(version) FROM events")[0][0]
     assert shown == expected.to_dict(), f"the slider at position {last} shows {shown}, states_at {expected}"
     return {"figures": figures, "check": {"moves": ctx.size.moves, "longest stream": longest}}
+
+
+def build_demo(path, n_orders: int) -> None:
+    """The store ``eventlab demo --orders n_orders`` builds, with its snapshots."""
+    from eventlab.checkpoints import EVERY
+    from eventlab.sample import demo_store
+
+    demo_store(path, n_orders, snapshot_every=EVERY).close()
 
 
 def _explore(store: EventStore, moves: int) -> tuple[dict, dict, int]:
@@ -489,30 +495,15 @@ def stream_slider(ctx: Context) -> dict:
     built (timed) without snapshots, then with a snapshot every ``checkpoints.EVERY`` versions (taken
     untimed, as ``eventlab demo`` does), moved to ``size.moves`` random versions (the last frame checked
     against a replay) and played."""
-    import pandas as pd
-
-    from eventlab.checkpoints import EVERY
     from eventlab.widgets import StreamSlider, time_scrubbing
 
-    count, rng = ctx.size.stream_events, random.Random(workload.SEED)
-    kinds = [("StockReceived", 50), ("StockReserved", 2), ("StockReleased", 1)]
-    rows = [kinds[0 if i % 40 == 0 else 1 if i % 5 else 2] for i in range(count)]
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
-    frame = pd.DataFrame({
-        "stream_id": "stock-one", "type": [kind for kind, _ in rows],
-        "data": [json.dumps({"sku": "one", "quantity": n, **({} if kind == "StockReceived" else
-                                                              {"order_id": str(i)})})
-                 for i, (kind, n) in enumerate(rows)],
-        "recorded_at": pd.to_datetime([start + i for i in range(count)], unit="s", utc=True)})
-    with EventStore(ctx.path("stream.duckdb")) as store:
-        store.import_events(frame)
-    del frame, rows
+    count, rng, path = ctx.size.stream_events, random.Random(workload.SEED), ctx.path("stream.duckdb")
+    apart(build_stock_stream, path, count)
     # no snapshots: its checkpoints come from one replay of the stream
-    with EventStore(ctx.path("stream.duckdb"), read_only=True) as store, Timer() as bare:
+    with EventStore(path, read_only=True) as store, Timer() as bare:
         StreamSlider(store, "stock-one", decider=orders.stock_decider)
-    with EventStore(ctx.path("stream.duckdb")) as store:  # what `eventlab demo` does for its stock streams
-        snapshots.take_every(store, orders.stock_decider, EVERY)
-    with EventStore(ctx.path("stream.duckdb"), read_only=True) as store:
+    apart(snapshot_stock_stream, path)  # what `eventlab demo` does for its stock streams
+    with EventStore(path, read_only=True) as store:
         with Timer() as build:
             widget = StreamSlider(store, "stock-one", decider=orders.stock_decider)
         versions = _changing([rng.randint(1, count) for _ in range(ctx.size.moves + 3)])
@@ -525,6 +516,29 @@ def stream_slider(ctx: Context) -> dict:
                         "build s no snapshots": bare.seconds,
                         **{key.removeprefix("stream slider "): value for key, value in played.items()}},
             "check": {"events": count, "moves": len(timings)}}
+
+
+def build_stock_stream(path, count: int) -> None:
+    """A store holding one stream ``stock-one`` of ``count`` stock events, imported in bulk."""
+    kinds = [("StockReceived", 50), ("StockReserved", 2), ("StockReleased", 1)]
+    rows = [kinds[0 if i % 40 == 0 else 1 if i % 5 else 2] for i in range(count)]
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()
+    frame = pd.DataFrame({
+        "stream_id": "stock-one", "type": [kind for kind, _ in rows],
+        "data": [json.dumps({"sku": "one", "quantity": n, **({} if kind == "StockReceived" else
+                                                              {"order_id": str(i)})})
+                 for i, (kind, n) in enumerate(rows)],
+        "recorded_at": pd.to_datetime([start + i for i in range(count)], unit="s", utc=True)})
+    with EventStore(path) as store:
+        store.import_events(frame)
+
+
+def snapshot_stock_stream(path) -> None:
+    """A snapshot every ``checkpoints.EVERY`` versions of the store's stock streams."""
+    from eventlab.checkpoints import EVERY
+
+    with EventStore(path) as store:
+        snapshots.take_every(store, orders.stock_decider, EVERY)
 
 
 @PHASES.add("read_one_stream")

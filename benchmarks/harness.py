@@ -1,8 +1,10 @@
-"""What both sides share: sizes, the phase registry, timing, memory, and the worker loop.
+"""What both sides share: sizes, the phase registry, timing, memory, and the worker.
 
-Each side runs in its own process (so its peak memory is its own), holding a
-``Context`` across phases; the runner asks it for one phase at a time, so the
-two sides take turns and share the machine's noise. A phase is one function
+Each phase of each side runs in a fresh process of its own, so its peak memory is
+its own and not what earlier phases left behind; what a side learns on the way
+(``Context.notes``) is handed from one phase's process to the next. The runner
+starts one phase at a time, so the two sides take turns and share the machine's
+noise. A phase is one function
 ``phase(ctx) -> {"figures": {...}, "check": {...}}`` registered with ``@phases.add``. A phase
 one side has no equivalent for is simply not registered there: that side answers with no
 figures and no check (``"absent": True``).
@@ -10,10 +12,8 @@ figures and no check (``"absent": True``).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import importlib
+import multiprocessing
 import statistics
 import sys
 import time
@@ -120,15 +120,6 @@ def progress(iterable, total: int, desc: str, unit: str = "cmd", show: bool | No
 
 # -- memory ------------------------------------------------------------------------------------
 
-def reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (Linux: write 5 to clear_refs); False where that is not allowed."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def rss_mb() -> float | None:
     """Resident memory of this process now (VmRSS), in MB; None where /proc is not there."""
     try:
@@ -136,14 +127,6 @@ def rss_mb() -> float | None:
     except OSError:
         return None
     return next((int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:")), None)
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc), so a phase's peak starts from
-    what the side really holds, not from what an earlier phase freed but the allocator kept."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def peak_rss_mb() -> float:
@@ -158,30 +141,33 @@ def peak_rss_mb() -> float:
 
 # -- the worker --------------------------------------------------------------------------------
 
-def serve(conn, side: str, size: Size, workdir: str) -> None:
-    """A side's process: run the phases the runner asks for, one at a time, and answer with figures."""
+def apart(function: Callable, *args: Any) -> None:
+    """Run ``function(*args)`` in a process of its own and wait for it: a phase's setup (building the
+    store it then explores) whose memory is not the phase's. ``function`` must be importable by name."""
+    process = multiprocessing.get_context("spawn").Process(target=function, args=args)
+    process.start()
+    process.join()
+    if process.exitcode:
+        raise RuntimeError(f"{function.__name__}{args} failed in its own process "
+                           f"(exit code {process.exitcode})")
+
+
+def run_phase(conn, side: str, size: Size, workdir: str, name: str, notes: dict[str, Any]) -> None:
+    """A side's process for one phase: run it and answer with its figures, its peak RSS (the
+    process's, imports included) and the notes it leaves for the next phase."""
     module = importlib.import_module(f"benchmarks.{side}_side")
-    ctx = Context(size, Path(workdir))
-    whole_run_peak = 0.0
-    while True:
-        name = conn.recv()
-        if name is None:
-            conn.send({"peak_rss_mb": max(whole_run_peak, peak_rss_mb())})
-            return
-        if name not in module.PHASES:  # the phase has no equivalent on this side: no figure, no answer
-            conn.send({"figures": {}, "check": None, "absent": True})
-            continue
-        whole_run_peak = max(whole_run_peak, peak_rss_mb())
-        release_memory()
-        start_rss = rss_mb()
-        per_phase = reset_peak_rss()
-        try:
-            with Timer() as wall:
-                result = module.PHASES[name](ctx)
-            result.setdefault("check", {})
-            result["wall_s"] = wall.seconds
-            result["peak_rss_mb"] = peak_rss_mb() if per_phase else None
-            result["rss_at_start_mb"] = start_rss
-        except Exception:
-            result = {"error": traceback.format_exc()}
-        conn.send(result)
+    if name not in module.PHASES:  # the phase has no equivalent on this side: no figure, no answer
+        conn.send({"figures": {}, "check": None, "absent": True, "notes": notes})
+        return
+    ctx = Context(size, Path(workdir), notes)
+    start_rss = rss_mb()
+    try:
+        with Timer() as wall:
+            result = module.PHASES[name](ctx)
+        result.setdefault("check", {})
+        result["wall_s"] = wall.seconds
+        result["peak_rss_mb"] = peak_rss_mb()
+        result["rss_at_start_mb"] = start_rss
+    except Exception:
+        result = {"error": traceback.format_exc()}
+    conn.send({**result, "notes": ctx.notes})

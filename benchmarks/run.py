@@ -4,8 +4,8 @@
     python -m benchmarks.run --size full     # the workload's defaults: 20,000 orders (~90,000 events)
     python -m benchmarks.run --size scale    # full, then again at ~1 M events (220,000 orders)
 
-Each side runs in its own process (so each has its own peak memory); the two
-take turns, phase by phase, so both see the same noise of a shared machine.
+Each phase of each side runs in a fresh process (so each has its own peak memory); the
+two sides take turns, phase by phase, so both see the same noise of a shared machine.
 Prints a table (figures, ratio, targets) and writes JSON to benchmarks/results/.
 """
 
@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.harness import SIZES, Size, serve
+from benchmarks.harness import SIZES, Size, run_phase
 
 SIDES = ("eventlab", "peer")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -208,23 +208,18 @@ def log(message: str) -> None:
 
 def run_size(size: Size, workdir: Path) -> dict:
     """Both sides through the size's phases, interleaved; returns their figures and checks."""
-    context = multiprocessing.get_context("spawn")
-    workers = {}
+    folders, notes = {}, {}
     for side in SIDES:
-        folder = workdir / f"{size.name}-{side}"
-        folder.mkdir(parents=True, exist_ok=True)
-        here, there = context.Pipe()
-        process = context.Process(target=serve, args=(there, side, size, str(folder)), daemon=True)
-        process.start()
-        workers[side] = (here, process)
+        folders[side] = workdir / f"{size.name}-{side}"
+        folders[side].mkdir(parents=True, exist_ok=True)
+        notes[side] = {}
     phases: dict[str, dict] = {}
     for phase in size.phases:
         phases[phase] = {}
         for side in SIDES:
             log(f"[{size.name}] {phase} / {side} ...")
-            conn, _ = workers[side]
-            conn.send(phase)
-            result = conn.recv()
+            result = _in_fresh_process(side, size, folders[side], phase, notes[side])
+            notes[side] = result.pop("notes", notes[side])
             if "error" in result:
                 log(f"[{size.name}] {phase} / {side} FAILED:\n{result['error']}")
             elif result.get("absent"):
@@ -233,13 +228,27 @@ def run_size(size: Size, workdir: Path) -> dict:
                 log(f"[{size.name}] {phase} / {side}: {_brief(result['figures'])} "
                     f"({result['wall_s']:.1f} s)")
             phases[phase][side] = result
-    peak = {}
-    for side, (conn, process) in workers.items():
-        conn.send(None)
-        peak[side] = conn.recv()["peak_rss_mb"]
-        process.join()
+    peak = {side: max((phases[phase][side].get("peak_rss_mb") or 0.0 for phase in phases), default=0.0)
+            for side in SIDES}
     return {"size": asdict(size), "phases": phases, "peak_rss_mb": peak,
             "agree": _agreement(phases), "rows": _rows(size, phases)}
+
+
+def _in_fresh_process(side: str, size: Size, folder: Path, phase: str, notes: dict) -> dict:
+    """One phase of one side in a new interpreter; its answer (or the error that ended it).
+    Not a daemon: a phase may start processes of its own (``harness.apart``)."""
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    process = context.Process(target=run_phase, args=(there, side, size, str(folder), phase, notes))
+    process.start()
+    there.close()
+    try:
+        result = here.recv()
+    except EOFError:  # the process died without answering (killed, out of memory...)
+        result = None
+    process.join()
+    return result or {"error": f"the {side} process of {phase} ended (exit code {process.exitcode}) "
+                               "without an answer"}
 
 
 def _brief(figures: dict) -> str:
@@ -308,7 +317,7 @@ def table(run: dict) -> str:
         lines.append(f"| {row['phase']} | {row['figure']} | {fmt(row['eventlab'])} | {fmt(row['peer'])} "
                      f"| {ratio} | {row['target']} | {met} |")
     peak = run["peak_rss_mb"]
-    lines.append(f"| (whole run) | peak RSS MB | {fmt(peak['eventlab'])} | {fmt(peak['peer'])} "
+    lines.append(f"| (largest phase) | peak RSS MB | {fmt(peak['eventlab'])} | {fmt(peak['peer'])} "
                  f"| {peak['peer'] / peak['eventlab']:.2f}× | | |")
     return "\n".join(lines)
 
