@@ -389,7 +389,8 @@ def slider(ctx: Context) -> dict:
     with EventStore(ctx.path("orders.duckdb"), read_only=True) as store:
         figures, shown, last = _explore(store, ctx.size.moves)
     # the workload drawn again as it is checked, not held: its 220,000 orders are not the widgets' memory
-    right = workload.summary(workload.expected_after_events(workload.orders(ctx.size.n_orders), last))["status"]
+    drawn = workload.orders(ctx.size.n_orders)
+    right = workload.summary(workload.expected_after_events(drawn, last))["status"]
     assert shown == right, f"the slider at position {last} shows {shown}, the workload says {right}"
     return {"figures": figures, "check": {"moves": ctx.size.moves, "orders shown": sum(shown.values())}}
 

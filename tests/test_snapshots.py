@@ -190,7 +190,8 @@ def _ledger():
     """A raw decider whose state sums amounts exactly, beyond 64 bits if they are big."""
     def evolve(state, event):
         return {"total": state["total"] + event.data["amount"], "count": state["count"] + 1}
-    return eventlab.Decider({"total": 0, "count": 0}, evolve, None, name="ledger", category="ledger", raw=True)
+    return eventlab.Decider({"total": 0, "count": 0}, evolve, None, name="ledger", category="ledger",
+                            raw=True)
 
 
 @pytest.mark.parametrize("amount", [7, 10**30, -(10**19) + 1])
