@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import eventlab
 from eventlab import handle, snapshots
 from eventlab.examples import orders
-from eventlab.timetravel import state_at, states_at
+from eventlab.timetravel import history, state_at, states_at
 
 T0 = datetime(2024, 6, 3, 9, 0, tzinfo=timezone.utc)
 
@@ -216,3 +216,34 @@ def test_a_snapshot_written_without_the_mark_is_searched_as_it_is_read():
     snapshots.take(store, "ledger-1", ledger)
     store.sql("UPDATE snapshots SET state = '{\"total\":123456789012345678901234567890,\"count\":1}'")
     assert snapshots.latest(store, "ledger-1", ledger).state["total"] == 123456789012345678901234567890
+
+
+# --- before a stream's first snapshot: the stretch of the log before it, not the stream's index -----
+
+def test_before_the_first_snapshot_time_travel_reads_the_log_before_it_with_the_same_answers(monkeypatch):
+    store = eventlab.EventStore(clock=minute_clock())
+    for n in ("1", "2"):
+        handle(store, orders.decider, f"order-{n}", orders.PlaceOrder(order_id=n, user_id=1, items=[]))
+    for i in range(700):  # order-1: 701 events, more than a short read takes; order-2 between them
+        store.append("order-1", [orders.ItemAdded(order_id="1", item=f"sku-{i}")])
+        if i % 3 == 0:
+            store.append("order-2", [orders.ItemAdded(order_id="2", item=f"x-{i}")])
+    records = store.read("order-1")
+    assert snapshots.take_every(store, orders.decider, 600) == 1  # order-1 at version 600 only
+    queries = []
+    for read in ("rows", "arrow"):
+        original = getattr(store, read)
+        monkeypatch.setattr(store, read, lambda sql, params=(), original=original:
+                            queries.append(sql) or original(sql, params))
+    for version in (1, 2, 300, 512, 513, 599):
+        expected = eventlab.replay(records[:version], orders.decider)
+        record = records[version - 1]
+        assert state_at(store, "order-1", orders.decider, version=version) == expected
+        assert state_at(store, "order-1", orders.decider, position=record.position) == expected
+        assert state_at(store, "order-1", orders.decider, as_of=record.recorded_at) == expected
+    page = history(store, "order-1", orders.decider, versions=(500, 550))
+    assert all("position <= ?" in sql for sql in queries if "stream_id = ?" in sql), queries
+    snapshots.delete_all(store)  # the readable way: the stream's index, no snapshot anywhere
+    pd.testing.assert_frame_equal(page, history(store, "order-1", orders.decider, versions=(500, 550)))
+    assert state_at(store, "order-1", orders.decider, version=700) == eventlab.replay(records[:700],
+                                                                                     orders.decider)

@@ -62,8 +62,12 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
         return replay(pending, decider)
     snapshot = None if time == "occurred" else snapshots.latest(
         store, stream_id, decider, version=version, position=position, as_of=as_of)
-    if snapshot is None:
-        return replaying.stream_state(store, stream_id, decider, where=where, params=params)
+    if snapshot is None:  # every snapshot is past the point, so the events wanted all lie before the
+        # oldest one: read that stretch of the log (the stream's index fetches every event of the
+        # stream, each from its compressed column blocks: ~28 µs an event, 50 ms for 1,800 events)
+        oldest = None if time == "occurred" else snapshots.next_position(store, stream_id, decider, 0)
+        return replaying.stream_state(store, stream_id, decider, where=where, params=params,
+                                      between=None if oldest is None else (0, oldest))
     # only the stretch of the log from this snapshot to the next one can hold the events wanted:
     # read it by position instead of fetching the whole stream by its index
     between = (snapshot.position, snapshots.next_position(store, stream_id, decider, snapshot.version))
@@ -97,16 +101,17 @@ def _page_events(store: EventStore, stream_id: str, decider: Decider, first: int
                  end: int | None) -> list[RecordedEvent]:
     """The stream's events from version ``first`` to ``end``: read by position between the snapshots
     around them when there are some (a stretch of the log), else by the stream's index (all of it)."""
-    below = None if store.in_unit_of_work or first == 1 else snapshots.latest(
-        store, stream_id, decider, version=first - 1)
-    if below is None:
+    if store.in_unit_of_work:  # its pending events are not in SQL yet
         return store.read(stream_id, first, end)
+    below = snapshots.latest(store, stream_id, decider, version=first - 1) if first > 1 else None
     above = snapshots.next_position(store, stream_id, decider, end if end is not None else 2**62)
+    if below is None and above is None:
+        return store.read(stream_id, first, end)
     return records_from_rows(store.rows(
         f"{SELECT_EVENTS} WHERE position > ? AND position <= ? AND stream_id = ? AND version >= ? "
         f"AND version <= ? ORDER BY position",
-        [below.position, above if above is not None else 2**62, stream_id, first,
-         end if end is not None else 2**62]))
+        [below.position if below is not None else 0, above if above is not None else 2**62, stream_id,
+         first, end if end is not None else 2**62]))
 
 
 def _page(store: EventStore, stream_id: str, last: int | None,
