@@ -420,7 +420,12 @@ class EventExplorer(widgets.VBox):
     scanning the log.
     """
 
-    short = 5_000  # a stream box matching at most this many events (of up to 20 streams) reads them by index
+    short = 200
+    """A stream box matching at most this many events (of up to 20 streams) reads them by their index.
+    DuckDB fetches each event found by the index from its compressed blocks (~30 µs an event: 33 ms for
+    a 1,100-event stream), while a scan of the log that stops at the first ``limit`` rows costs ~5 ms
+    at 100,000 and at 1 M events (the demo stores, measured 2026-12-03); an order's few events cost
+    ~1.2 ms by index."""
 
     def __init__(self, store: EventStore, *, limit: int = 50):
         self.store = store
