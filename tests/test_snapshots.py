@@ -242,7 +242,8 @@ def test_before_the_first_snapshot_time_travel_reads_the_log_before_it_with_the_
         assert state_at(store, "order-1", orders.decider, position=record.position) == expected
         assert state_at(store, "order-1", orders.decider, as_of=record.recorded_at) == expected
     page = history(store, "order-1", orders.decider, versions=(500, 550))
-    assert all("position <= ?" in sql for sql in queries if "stream_id = ?" in sql), queries
+    stream_reads = [sql for sql in queries if "stream_id = ?" in sql]
+    assert stream_reads and all("position <= ?" in sql for sql in stream_reads), queries
     snapshots.delete_all(store)  # the readable way: the stream's index, no snapshot anywhere
     pd.testing.assert_frame_equal(page, history(store, "order-1", orders.decider, versions=(500, 550)))
     assert state_at(store, "order-1", orders.decider, version=700) == eventlab.replay(records[:700],

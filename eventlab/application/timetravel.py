@@ -60,12 +60,13 @@ def state_at(store: EventStore, stream_id: str, decider: Decider, *, version: in
     if store.in_unit_of_work:  # appends not yet committed live in the unit of work, not in SQL
         pending = _until(store.read(stream_id, to_version=version), position, as_of, time)
         return replay(pending, decider)
-    snapshot = None if time == "occurred" else snapshots.latest(
-        store, stream_id, decider, version=version, position=position, as_of=as_of)
+    if time == "occurred":  # snapshots and positions follow recorded time, not business time
+        return replaying.stream_state(store, stream_id, decider, where=where, params=params)
+    snapshot = snapshots.latest(store, stream_id, decider, version=version, position=position, as_of=as_of)
     if snapshot is None:  # every snapshot is past the point, so the events wanted all lie before the
         # oldest one: read that stretch of the log (the stream's index fetches every event of the
         # stream, each from its compressed column blocks: ~28 µs an event, 50 ms for 1,800 events)
-        oldest = None if time == "occurred" else snapshots.next_position(store, stream_id, decider, 0)
+        oldest = snapshots.next_position(store, stream_id, decider, 0)
         return replaying.stream_state(store, stream_id, decider, where=where, params=params,
                                       between=None if oldest is None else (0, oldest))
     # only the stretch of the log from this snapshot to the next one can hold the events wanted:
