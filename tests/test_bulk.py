@@ -220,7 +220,8 @@ def test_uuid_objects_as_read_all_df_gives_them_are_kept():
 def test_a_partly_stored_import_writes_only_the_new_rows_in_order(monkeypatch):
     from eventlab.storage import bulk
 
-    monkeypatch.setattr(bulk, "_CHUNK", 3)  # several chunks of digests, folded one after another
+    monkeypatch.setattr(bulk, "_CHUNK", 3)  # several chunks of digests, folded one after another,
+    monkeypatch.setattr(bulk, "_SLICE", 4)  # in slices inserted one after another, each chaining on
     ids = [str(uuid.uuid4()) for _ in range(12)]
     source = frame(12, streams=3, event_id=ids)
     with eventlab.EventStore() as store:
@@ -247,13 +248,14 @@ def store_hashes(*parts):
 def test_an_import_that_fails_between_chunks_leaves_the_store_as_it_was(monkeypatch):
     from eventlab.storage import bulk, chain
 
-    monkeypatch.setattr(bulk, "_CHUNK", 3)  # chunks of 3 rows, each inserted while the next is hashed
+    monkeypatch.setattr(bulk, "_CHUNK", 3)  # chunks of 3 rows, each inserted while the next is hashed,
+    monkeypatch.setattr(bulk, "_SLICE", 6)  # the third in the second slice: the first one is written
     real_link_all, calls = chain.link_all, []
 
     def failing_on_the_third_chunk(prev_hash, digests):
         calls.append(len(digests))
         if len(calls) == 3:
-            raise KeyboardInterrupt  # Ctrl-C while earlier chunks are inserted already
+            raise KeyboardInterrupt  # Ctrl-C while earlier chunks and a slice are inserted already
         return real_link_all(prev_hash, digests)
 
     with eventlab.EventStore() as store:
