@@ -46,7 +46,7 @@ def _command(order_id: str, command: workload.Command) -> object:
     raise ValueError(f"unknown command {command!r}")
 
 
-def _prepared(batch) -> list[tuple[str, object]]:
+def prepared(batch) -> list[tuple[str, object]]:
     """(stream id, eventlab command) for every command of the orders, built before any timing."""
     return [(orders.stream_id(str(order.order_id)), _command(str(order.order_id), command))
             for order, command in workload.commands(batch)]
@@ -96,7 +96,7 @@ def append(ctx: Context) -> dict:
     else:  # more orders on top of the big store
         batch = list(islice(workload.orders(size.n_orders + size.append_orders), size.n_orders, None))
         path = ctx.path("orders.duckdb")
-    commands = _prepared(batch)
+    commands = prepared(batch)
     store, floor = EventStore(path), Floor(path)
     latencies, floors = [], []
     for stream_id, command in progress(commands, len(commands), "eventlab append"):
@@ -116,7 +116,7 @@ def append(ctx: Context) -> dict:
 @PHASES.add("append-batched")
 def append_batched(ctx: Context) -> dict:
     """The same commands, ``size.batch`` per unit of work (one commit each): builds orders.duckdb."""
-    commands = _prepared(workload.orders(ctx.size.n_orders))
+    commands = prepared(workload.orders(ctx.size.n_orders))
     middle = len(commands) // 2  # the moment states_at asks about: just after this many events
     store, batch = EventStore(ctx.path("orders.duckdb")), ctx.size.batch
     starts = range(0, len(commands), batch)
@@ -551,7 +551,7 @@ def read_one_stream(ctx: Context) -> dict:
     order = workload.read_order()
     path = ctx.path("orders.duckdb")
     with EventStore(path) as store:
-        for stream_id, command in _prepared([order]):
+        for stream_id, command in prepared([order]):
             handle(store, decider, stream_id, command)
     with EventStore(path, read_only=True) as store:
         position = store.rows("SELECT min(position) FROM events WHERE stream_id = ?", [stream_id])[0][0]
