@@ -161,3 +161,23 @@ def test_the_floors_tool_times_each_set_of_indexes_and_one_unit_against_sqlite(t
     assert all(r[part]["events/s"] > 0 for r in inserted for part in ("new file", "full file"))
     unit = floors.commit(rounds=2, folder=tmp_path, size=10)
     assert unit["transactions"] == 2 and unit["DuckDB ms (median)"] > 0 and unit["SQLite ms (median)"] > 0
+
+
+def test_the_ceiling_probes_do_all_the_work_they_stand_for(tmp_path):
+    """The least loops of benchmarks.ceiling write a log whose hash chain verifies, event for event:
+    a ceiling measured on a loop that skipped part of the work would promise too much."""
+    import duckdb
+
+    from benchmarks import ceiling, eventlab_side
+    from eventlab.storage import chain
+
+    commands = eventlab_side.prepared(list(workload.orders(60)))
+    assert ceiling.least(commands, tmp_path / "least.duckdb", batch=50) > 0  # several units
+    with duckdb.connect(str(tmp_path / "least.duckdb")) as con:
+        unit = chain.verify(con)
+        rows = con.sql("SELECT * EXCLUDE (prev_hash, hash) FROM events ORDER BY position").to_arrow_table()
+    assert unit.ok and unit.events_checked == len(commands)
+    assert ceiling.least_import(rows, tmp_path / "imported.duckdb") > 0
+    with duckdb.connect(str(tmp_path / "imported.duckdb")) as con:
+        imported = chain.verify(con)
+    assert imported.ok and imported.events_checked == len(commands) and imported.head_hash == unit.head_hash

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -269,6 +270,27 @@ def test_an_import_that_fails_between_chunks_leaves_the_store_as_it_was(monkeypa
         monkeypatch.setattr(chain, "link_all", real_link_all)
         assert store.import_events(frame(12, start=T0 + timedelta(days=1))).first_position == 5
         assert store.count() == 16 and store.verify().ok
+
+
+def test_an_error_while_chaining_is_raised_as_itself_and_nothing_is_written(monkeypatch):
+    from eventlab.storage import bulk, chain
+
+    monkeypatch.setattr(bulk, "_CHUNK", 3)  # the chain is folded on a second thread while DuckDB inserts
+    real_link_all, calls = chain.link_all, []
+
+    def failing_on_the_second_chunk(prev_hash, digests):
+        calls.append(len(digests))
+        if len(calls) == 2:
+            raise ValueError("the disk of hashes is full")
+        return real_link_all(prev_hash, digests)
+
+    with eventlab.EventStore() as store:
+        store.import_events(frame(4))
+        monkeypatch.setattr(chain, "link_all", failing_on_the_second_chunk)
+        with pytest.raises(ValueError, match="the disk of hashes is full"):
+            store.import_events(frame(9, start=T0 + timedelta(days=1)))
+        assert store.count() == 4 and store.verify().ok
+        assert [name for name in (t.name for t in threading.enumerate()) if "eventlab-import" in name] == []
 
 
 def test_one_progress_bar_shows_the_whole_import_in_events_per_second(capsys):
