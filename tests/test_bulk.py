@@ -68,6 +68,18 @@ def test_export_then_import_reproduces_the_log_and_its_chain(tmp_path):
         assert copy.count() == len(original)
 
 
+def test_the_exported_file_holds_types_every_parquet_reader_knows(tmp_path):
+    import pyarrow.parquet as pq
+
+    from eventlab.storage import schema
+
+    with eventlab.EventStore(clock=lambda: T0) as store:
+        store.append("order-1", [NewEvent("OrderPlaced", {"items": ["a"]})])
+        columns = pq.read_schema(store.export_parquet(tmp_path / "log.parquet"))
+    assert [columns.field(name).type for name in ("event_id", "data", "metadata")] == ["string"] * 3  # not UUID
+    assert columns.names == list(schema.EVENT_COLUMNS)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda f: f.drop(columns="type"), "missing"),
     (lambda f: f.assign(colour="red"), "unknown"),

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from eventlab.core.events import to_json
 from eventlab.errors import InvalidEventError, StoreError
-from eventlab.storage import chain, mapping
+from eventlab.storage import chain, dataset, mapping
 
 if TYPE_CHECKING:
     from eventlab.storage.store import EventStore
@@ -122,14 +122,19 @@ def _progress_bar(show: bool):
 
 
 def export_parquet(store: EventStore, path: str | Path) -> Path:
-    """Write every event, in global order, to a Parquet file that ``import_events`` reads back."""
+    """Write every event, in global order, to a Parquet file that ``import_events`` reads back.
+
+    The columns are a dataset file's (``dataset.FILE_COLUMNS``): ``event_id``, ``data`` and
+    ``metadata`` as text, which every Parquet reader knows (Spark cannot read Parquet's UUID type).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "events.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     with store._lock:
         store._con.execute(
-            f"COPY (SELECT * FROM events ORDER BY position) TO '{_quote(path)}' (FORMAT parquet)")
+            f"COPY (SELECT {dataset.FILE_COLUMNS} FROM events ORDER BY position) TO '{_quote(path)}' "
+            f"(FORMAT parquet)")
     return path
 
 
