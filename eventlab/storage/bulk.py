@@ -461,7 +461,7 @@ _ROWS = f"""
     FROM (SELECT k.position, i.stream_id, k.version, i.type, i.data, i.metadata, i.schema_version,
                  k.event_id, i.occurred_at, i.recorded_at
           FROM eventlab_import i JOIN eventlab_import_keys k USING (row_no)
-          WHERE k.position BETWEEN $first AND $last)
+          WHERE k.position BETWEEN $first AND $last AND i.row_no BETWEEN $first_row AND $last_row)
     ORDER BY position"""
 """One slice of the rows to write, in log order, each with its content digest (see chain.CONTENT_SQL)."""
 
@@ -487,7 +487,12 @@ def _insert_chained(con, head_position: int, count: int, head_hash: str, bar) ->
     try:
         for first in range(head_position + 1, head_position + count + 1, _SLICE):
             bar.set_description("numbering and hashing")
-            rows = con.sql(_ROWS, params={"first": first, "last": first + _SLICE - 1}).to_arrow_table()
+            last = first + _SLICE - 1
+            first_row, last_row = con.execute(  # positions follow row numbers: the scan skips other slices
+                "SELECT min(row_no), max(row_no) FROM eventlab_import_keys WHERE position BETWEEN ? AND ?",
+                [first, last]).fetchall()[0]
+            rows = con.sql(_ROWS, params={"first": first, "last": last, "first_row": first_row,
+                                          "last_row": last_row}).to_arrow_table()
             bar.set_description("writing")
             with _chained(rows, prev_hash, bar) as (chained, last_hash):
                 con.register("eventlab_import_rows", chained)
