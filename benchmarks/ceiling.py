@@ -99,30 +99,19 @@ def least(commands: list[tuple[str, object]], path: Path, batch: int = 1_000) ->
     return events / seconds
 
 
-def least_import(rows: pa.Table, path: Path) -> float:
-    """Events/s of the rows (no hash columns) chained and written: digests, fold, INSERT + COMMIT."""
+def written(rows: pa.Table, path: Path, *, chained: bool) -> float:
+    """Events/s of writing ``rows`` into a new file: INSERT + COMMIT of rows with their hashes (the
+    floor), or, ``chained``, of rows without them, first digested and chained (the least import)."""
     con = _connect(path)
     con.execute(schema.EVENTS_DDL)
-    con.register("part", rows)
     start = time.perf_counter()
-    digests = con.sql(f"SELECT {chain.CONTENT_SQL} AS digest FROM part").to_arrow_table()
-    hashes = chain.link_all(chain.GENESIS, digests.column("digest").to_pylist())
-    con.register("part", rows.append_column("prev_hash", pa.array([chain.GENESIS, *hashes[:-1]]))
-                 .append_column("hash", pa.array(hashes)))
-    con.execute("BEGIN")
-    con.execute("INSERT INTO events SELECT * FROM part")
-    con.execute("COMMIT")
-    seconds = time.perf_counter() - start
-    con.close()
-    return rows.num_rows / seconds
-
-
-def floor_import(rows: pa.Table, path: Path) -> float:
-    """Events/s of DuckDB's INSERT + COMMIT of the finished rows, hashes and all."""
-    con = _connect(path)
-    con.execute(schema.EVENTS_DDL)
+    if chained:
+        con.register("part", rows)
+        digests = con.sql(f"SELECT {chain.CONTENT_SQL} AS digest FROM part").to_arrow_table()
+        hashes = chain.link_all(chain.GENESIS, digests.column("digest").to_pylist())
+        rows = rows.append_column("prev_hash", pa.array([chain.GENESIS, *hashes[:-1]])).append_column(
+            "hash", pa.array(hashes))
     con.register("part", rows)
-    start = time.perf_counter()
     con.execute("BEGIN")
     con.execute("INSERT INTO events SELECT * FROM part")
     con.execute("COMMIT")
@@ -172,8 +161,8 @@ def _import(store: Path, rounds: int) -> dict:
     for _ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="eventlab-ceiling-") as folder:
             folder = Path(folder)
-            figures["floor"].append(floor_import(finished, folder / "floor.duckdb"))
-            figures["least"].append(least_import(rows, folder / "least.duckdb"))
+            figures["floor"].append(written(finished, folder / "floor.duckdb", chained=False))
+            figures["least"].append(written(rows, folder / "least.duckdb", chained=True))
             figures["eventlab"].append(eventlab_import(frame, folder / "eventlab.duckdb"))
     medians = {name: statistics.median(values) for name, values in figures.items()}
     return {"events": rows.num_rows, "rounds": rounds,

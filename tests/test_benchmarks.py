@@ -177,7 +177,7 @@ def test_the_ceiling_probes_do_all_the_work_they_stand_for(tmp_path):
         unit = chain.verify(con)
         rows = con.sql("SELECT * EXCLUDE (prev_hash, hash) FROM events ORDER BY position").to_arrow_table()
     assert unit.ok and unit.events_checked == len(commands)
-    assert ceiling.least_import(rows, tmp_path / "imported.duckdb") > 0
+    assert ceiling.written(rows, tmp_path / "imported.duckdb", chained=True) > 0
     with duckdb.connect(str(tmp_path / "imported.duckdb")) as con:
         imported = chain.verify(con)
     assert imported.ok and imported.events_checked == len(commands) and imported.head_hash == unit.head_hash

@@ -46,9 +46,11 @@ REQUIRED = ("stream_id", "type", "data", "recorded_at")
 OPTIONAL = ("metadata", "event_id", "occurred_at", "schema_version", "version")
 IGNORED = ("position", "prev_hash", "hash")  # recomputed: an export imports as it was
 _SLICE = 1_048_576
-"""rows written per INSERT: the import holds one slice's rows in memory (~400 MB for 1 M events)"""
+"""rows written per INSERT: the import holds one slice's rows in memory (~250 MB for 1 M orders-v1
+events); 1 M events in slices of 250,000 took 9 % longer"""
 _CHUNK = 122_880
-"""digests folded into the chain between two moves of the progress bar (a DuckDB row group)"""
+"""rows per chunk of the stream the INSERT reads (a DuckDB row group): chained one at a time, each
+moving the progress bar"""
 
 
 @dataclass(frozen=True)
@@ -511,8 +513,8 @@ def _insert_chained(con, head_position: int, count: int, head_hash: str, bar) ->
 
 @contextlib.contextmanager
 def _chained(rows: pa.Table, prev_hash: str, bar):
-    """``rows`` with their ``prev_hash`` and ``hash`` instead of their digest, as a stream of chunks
-    chained on a second thread while the stream is read; and a function giving the last hash.
+    """``rows`` as a stream of chunks, each with ``prev_hash`` and ``hash`` in place of its digests,
+    chained on a second thread as the stream is read; and a function giving the last hash.
 
     An error while chaining (or the reader stopping early) ends the stream with that error, so the
     INSERT reading it fails and nothing is written.
