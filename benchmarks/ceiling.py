@@ -36,10 +36,9 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from benchmarks import eventlab_side, peer_side, workload
+from benchmarks import eventlab_side, floors, peer_side, workload
 from benchmarks.harness import SIZES, Context
 from eventlab import EventStore
 from eventlab.core.events import encode_json, payload_of, recorded_event, type_name_of
@@ -47,22 +46,10 @@ from eventlab.core.moments import utc_now
 from eventlab.storage import chain, schema
 
 
-def rules(commands: list[tuple[str, object]]) -> float:
-    """Events/s of decide + fold alone."""
-    decider, states, events = eventlab_side.decider, {}, 0
-    start = time.perf_counter()
-    for stream_id, command in commands:
-        state = states.get(stream_id, decider.initial_state)
-        decided = decider.decide(command, state)
-        states[stream_id] = decider.fold(state, decided)
-        events += len(decided)
-    return events / (time.perf_counter() - start)
-
-
 def least(commands: list[tuple[str, object]], path: Path, batch: int = 1_000) -> float:
     """Events/s of the rules plus the least a store must do per command, and DuckDB's commits."""
     decider, states = eventlab_side.decider, {}
-    con = _connect(path)
+    con = floors.connect(path)
     con.execute(schema.EVENTS_DDL)
     position, prev_hash, events = 0, chain.GENESIS, 0
     start = time.perf_counter()
@@ -88,9 +75,7 @@ def least(commands: list[tuple[str, object]], path: Path, batch: int = 1_000) ->
         table = pa.table({name: pa.array(values) for name, values in zip(schema.EVENT_COLUMNS, zip(*rows))})
         con.register("unit", table)
         con.execute("BEGIN")
-        con.execute("INSERT INTO events SELECT position, stream_id, version, type, data::JSON, "
-                    "metadata::JSON, schema_version, event_id::UUID, occurred_at::TIMESTAMPTZ, recorded_at, "
-                    "prev_hash, hash FROM unit")
+        con.execute(floors.INSERT_UNIT)
         con.execute("COMMIT")
         con.unregister("unit")
         events += len(rows)
@@ -102,7 +87,7 @@ def least(commands: list[tuple[str, object]], path: Path, batch: int = 1_000) ->
 def written(rows: pa.Table, path: Path, *, chained: bool) -> float:
     """Events/s of writing ``rows`` into a new file: INSERT + COMMIT of rows with their hashes (the
     floor), or, ``chained``, of rows without them, first digested and chained (the least import)."""
-    con = _connect(path)
+    con = floors.connect(path)
     con.execute(schema.EVENTS_DDL)
     start = time.perf_counter()
     if chained:
@@ -128,10 +113,6 @@ def eventlab_import(frame, path: Path) -> float:
         return report.imported / (time.perf_counter() - start)
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), config={"storage_compatibility_version": schema.STORAGE_COMPATIBILITY})
-
-
 def _unit(orders: int, rounds: int) -> dict:
     size = replace(SIZES["full"], n_orders=orders)
     commands = eventlab_side.prepared(list(workload.orders(orders)))
@@ -139,7 +120,7 @@ def _unit(orders: int, rounds: int) -> dict:
     for round_ in range(rounds):
         with tempfile.TemporaryDirectory(prefix="eventlab-ceiling-") as folder:
             folder = Path(folder)
-            figures["rules"].append(rules(commands))
+            figures["rules"].append(eventlab_side.domain_rate(commands))
             figures["least"].append(least(commands, folder / f"least-{round_}.duckdb"))
             figures["eventlab"].append(
                 eventlab_side.PHASES["append-batched"](Context(size, folder))["figures"]["events/s"])

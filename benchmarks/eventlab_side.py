@@ -130,11 +130,11 @@ def append_batched(ctx: Context) -> dict:
                         ctx.notes["middle"] = (recorded[-1].recorded_at, middle)
     events = store.count()
     store.close()
-    return {"figures": {"events/s": len(commands) / timer.seconds, "domain events/s": _domain_rate(commands)},
+    return {"figures": {"events/s": len(commands) / timer.seconds, "domain events/s": domain_rate(commands)},
             "check": {"events": events}}
 
 
-def _domain_rate(commands: list[tuple[str, object]]) -> float:
+def domain_rate(commands: list[tuple[str, object]]) -> float:
     """Events/s of the order rules alone: decide and fold every command with states in a dict, no store.
 
     No store can handle commands faster than its domain code runs; this is that ceiling, on this machine.

@@ -36,6 +36,10 @@ INDEXES = {  # variant -> (the position column, with the stream index)
     "primary key only": ("position BIGINT NOT NULL PRIMARY KEY", False),
     "no index": ("position BIGINT NOT NULL", False),
 }
+INSERT_UNIT = ("INSERT INTO events SELECT position, stream_id, version, type, data::JSON, metadata::JSON, "
+               "schema_version, event_id::UUID, occurred_at::TIMESTAMPTZ, recorded_at, prev_hash, hash "
+               "FROM unit")
+"""One unit's rows, registered as ``unit`` (Arrow, text for JSON and ids), into the store's table."""
 _POSITION = "position       BIGINT      NOT NULL PRIMARY KEY,"
 _STREAM_INDEX = "CREATE INDEX events_stream_id ON events (stream_id);"
 
@@ -46,7 +50,8 @@ def _ddl(position: str, stream_index: bool) -> str:
     return ddl if stream_index else ddl.replace(_STREAM_INDEX, "")
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB file with the store's settings (its storage compatibility)."""
     return duckdb.connect(str(path), config={"storage_compatibility_version": schema.STORAGE_COMPATIBILITY})
 
 
@@ -60,7 +65,7 @@ def insert(store: Path, rounds: int, folder: Path) -> list[dict]:
         for name, (position, stream_index) in INDEXES.items():
             path = folder / "floor.duckdb"
             path.unlink(missing_ok=True)
-            con = _connect(path)
+            con = connect(path)
             con.execute(_ddl(position, stream_index))
             result = {"round": round_, "indexes": name}
             for key, part in (("new file", rows), ("full file", later)):
@@ -82,7 +87,7 @@ def insert(store: Path, rounds: int, folder: Path) -> list[dict]:
 
 def commit(rounds: int, folder: Path, size: int = 1_000) -> dict:
     """One transaction of ``size`` event rows: DuckDB into the store's table, SQLite into the peer's."""
-    con = _connect(folder / "unit.duckdb")
+    con = connect(folder / "unit.duckdb")
     con.execute(schema.EVENTS_DDL)
     lite = sqlite3.connect(folder / "unit.sqlite", isolation_level=None)
     lite.execute("PRAGMA journal_mode = WAL")
@@ -101,9 +106,7 @@ def commit(rounds: int, folder: Path, size: int = 1_000) -> dict:
         con.register("unit", table)
         start = time.perf_counter()
         con.execute("BEGIN")
-        con.execute("INSERT INTO events SELECT position, stream_id, version, type, data::JSON, "
-                    "metadata::JSON, schema_version, event_id::UUID, occurred_at::TIMESTAMPTZ, recorded_at, "
-                    "prev_hash, hash FROM unit")
+        con.execute(INSERT_UNIT)
         con.execute("COMMIT")
         duck.append(time.perf_counter() - start)
         con.unregister("unit")
